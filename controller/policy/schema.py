@@ -1,0 +1,180 @@
+"""The policy documents, as pydantic models: the format platform teams write in `desired-state/`.
+
+Kubernetes-style documents (`apiVersion`, `kind`, `metadata.name`, `spec`), several per file.
+These models are the one definition of the format: the loader validates against them, and
+`provisioner schema` prints their JSON Schema for editors. Field names are camelCase in YAML
+(aliases) and snake_case in Python. Unknown keys are errors, so a typo never silently does nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+API_VERSION = "provisioner/v1"
+DURATION = re.compile(r"^(?P<count>\d+)(?P<unit>[smhd])$")
+APP_TYPES = ("scim",)
+"""Reconciler kinds known to the policy; each is registered in `reconcilers.REGISTRY`."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
+    )
+
+
+class Metadata(Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
+    """Lower-case letters, digits and dashes: it becomes a metric label and a CLI argument."""
+    labels: dict[str, str] = {}
+
+
+# --- Source -----------------------------------------------------------------------------------
+
+
+class FileSourceSpec(Strict):
+    path: str
+    """A YAML or CSV file of users with Salesforce field names, relative to the policy file."""
+
+
+class SourceSpec(Strict):
+    file: FileSourceSpec | None = None
+    access_ends_field: str | None = None
+    """A date field (e.g. Contractor_End_Date__c): from that date on, the user counts as inactive."""
+    frozen_is_inactive: bool = True
+    """Frozen Salesforce users (UserLogin.IsFrozen) lose access like deactivated ones."""
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> SourceSpec:
+        if self.file is None:
+            raise ValueError("a Source needs one of: file")
+        return self
+
+
+class SourceDocument(Strict):
+    api_version: Literal["provisioner/v1"]
+    kind: Literal["Source"]
+    metadata: Metadata
+    spec: SourceSpec
+
+
+# --- ConnectedApp -----------------------------------------------------------------------------
+
+
+class AuthSpec(Strict):
+    bearer_token_env: str | None = None
+    """The environment variable holding the app's API token. Tokens never appear in policy."""
+
+
+class DeprovisionSpec(Strict):
+    action: Literal["suspend", "delete"] = "suspend"
+    delete_after: str | None = None
+    """With action suspend: delete this long after suspending (e.g. 30d). Not yet applied."""
+
+    @field_validator("delete_after")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None and not DURATION.match(value):
+            raise ValueError(f"{value!r} is not a duration such as 90s, 15m, 12h or 30d")
+        return value
+
+
+class SafetySpec(Strict):
+    max_deprovisions_per_run: Annotated[int, Field(ge=0)] = 10
+    max_deprovisions_percent: Annotated[float, Field(ge=0, le=100)] = 5.0
+
+
+class RateLimitSpec(Strict):
+    writes_per_minute: Annotated[int, Field(gt=0)] | None = None
+
+
+MatchKey = Literal["externalId", "userName", "email"]
+
+
+class ConnectedAppSpec(Strict):
+    type: Literal["scim"]
+    endpoint: str
+    auth: AuthSpec = AuthSpec()
+    match: list[MatchKey] = ["externalId", "userName", "email"]
+    """How existing accounts are linked to source users, in precedence order."""
+    attributes: dict[str, str] = {}
+    """App attribute <- Jinja template over the source user (`{{ user.Email | lower }}`)."""
+    deprovision: DeprovisionSpec = DeprovisionSpec()
+    prune: bool = False
+    """Orphans (accounts with no source user) are reported, and only touched when this is true."""
+    exclude: list[str] = []
+    """userName or email glob patterns the controller never touches."""
+    safety: SafetySpec = SafetySpec()
+    rate_limit: RateLimitSpec = RateLimitSpec()
+    page_size: Annotated[int, Field(ge=1, le=1000)] = 100
+
+    @field_validator("endpoint")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("attributes")
+    @classmethod
+    def _user_name_required(cls, value: dict[str, str]) -> dict[str, str]:
+        if "userName" not in value:
+            raise ValueError("attributes must give userName, the one attribute every app needs")
+        return value
+
+
+class ConnectedAppDocument(Strict):
+    api_version: Literal["provisioner/v1"]
+    kind: Literal["ConnectedApp"]
+    metadata: Metadata
+    spec: ConnectedAppSpec
+
+
+# --- AccessRule -------------------------------------------------------------------------------
+
+
+class When(Strict):
+    """Who a rule selects. Every listed condition must hold; within one, any value matches."""
+
+    profile: list[str] | None = None
+    role: list[str] | None = None
+    department: list[str] | None = None
+    permission_set: list[str] | None = None
+    fields: dict[str, list[str]] | None = None
+    """Other source fields by Salesforce name, e.g. {Title: [Engineer]}."""
+
+
+class Grant(Strict):
+    app: str
+    groups: list[str] = []
+    role: str | None = None
+    """Sets the account's `role` attribute; when several rules give one, the last rule wins."""
+
+
+class AccessRuleSpec(Strict):
+    when: When = When()
+    grant: Annotated[list[Grant], Field(min_length=1)]
+
+
+class AccessRuleDocument(Strict):
+    api_version: Literal["provisioner/v1"]
+    kind: Literal["AccessRule"]
+    metadata: Metadata
+    spec: AccessRuleSpec
+
+
+Document = Annotated[
+    SourceDocument | ConnectedAppDocument | AccessRuleDocument, Field(discriminator="kind")
+]
+
+
+def duration_seconds(value: str) -> int:
+    """`30d` -> 2592000. The value has been validated against DURATION."""
+    found = DURATION.match(value)
+    if found is None:
+        raise ValueError(value)
+    unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}[found["unit"]]
+    return int(found["count"]) * unit

@@ -1,0 +1,66 @@
+"""The seam between the controller and one connected app.
+
+A reconciler observes an app (lists every account and group, page by page) and applies one
+operation at a time. It maps the app's wire format to `controller.model` values and its failures
+to `controller.errors`; it holds no policy and makes no decisions. New API families (Slack, Jira,
+Zendesk) plug in here by registering a factory in `reconcilers.REGISTRY`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from controller.model import AppName, ObservedApp
+from controller.operations import Applied, Operation
+
+
+@dataclass(frozen=True)
+class AppConnection:
+    """How to reach one app: everything a reconciler needs from policy and the environment."""
+
+    app: AppName
+    endpoint: str
+    token: str | None = None
+    """The bearer token, read from the environment variable policy names; never logged."""
+    timeout_seconds: float = 30.0
+    concurrency: int = 8
+    """How many requests this reconciler may have in flight at once."""
+    page_size: int = 100
+
+
+class AppReconciler(Protocol):
+    """One connected app, seen through its API."""
+
+    app: AppName
+
+    async def observe(self) -> ObservedApp:
+        """List every account and group; a failure is reported in `ObservedApp.error`."""
+        ...
+
+    async def apply(self, operation: Operation) -> Applied:
+        """Carry out one operation, or raise one of `controller.errors`."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+ReconcilerFactory = Callable[[AppConnection], AppReconciler]
+
+
+@dataclass(frozen=True)
+class ReconcilerKind:
+    """One API family: how to build its reconciler, and which attributes its apps can hold.
+
+    The attribute set is static so that `provisioner validate` can reject a policy attribute the
+    app cannot store without connecting to anything.
+    """
+
+    factory: ReconcilerFactory
+    supported_attributes: frozenset[str]
+
+
+Registry = Mapping[str, ReconcilerKind]
