@@ -35,7 +35,9 @@ class AppError(ProvisionerError):
 class TransientError(AppError):
     """Network failure, 429 or 5xx: the same request may succeed later."""
 
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None):
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ):
         super().__init__(message, status=status)
         self.retry_after = retry_after
 

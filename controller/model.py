@@ -68,6 +68,8 @@ class DesiredAccount:
 
     source_id: SourceUserId
     user_name: str
+    email: str
+    """The source user's email: a second way to recognise an existing account (`match: email`)."""
     active: bool
     attributes: Mapping[str, Any]
     """The owned attributes, including userName; only these are compared and written."""
@@ -86,6 +88,9 @@ class DesiredApp:
     """Every group some rule grants in this app: membership of other groups is left alone."""
     known_source_ids: frozenset[SourceUserId]
     """Every source user read, granted or not: an account linked to one of these is managed."""
+    unresolved: frozenset[SourceUserId] = frozenset()
+    """Source users whose desired account could not be computed (a template failed for them):
+    their accounts are left exactly as they are."""
     exclude: tuple[str, ...] = ()
     """userName or email glob patterns that are never touched."""
     source_complete: bool = True

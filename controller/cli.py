@@ -1,0 +1,169 @@
+"""The `provisioner` command: the composition root, where environment and flags meet the engine.
+
+Exit codes follow Terraform's `-detailed-exitcode`: `plan` exits 0 when every app is in sync, 2
+when changes are pending and 1 on any error; `validate` exits 1 on an invalid policy; `apply`
+exits non-zero when anything failed. Everything a person reads goes to stdout, errors to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import TypeAdapter
+
+from controller import demo as demo_story
+from controller import engine, errors, render
+from controller.engine import Cycle, Engine
+from controller.policy import Policy
+from controller.policy.schema import Document
+from reconcilers import REGISTRY
+
+EXIT_IN_SYNC, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+
+app = typer.Typer(
+    name="provisioner",
+    help=(
+        "Keep SaaS app accounts in line with Salesforce and an access policy kept in git.\n\n"
+        "Start with `provisioner demo` (everything on local emulators), then `validate`, "
+        "`plan` and `apply` against your own policy directory."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+PolicyOption = Annotated[
+    Path,
+    typer.Option(
+        "--policy",
+        "-p",
+        help="Directory of policy YAML files; every *.yaml under it is loaded.",
+        envvar="PROVISIONER_POLICY",
+    ),
+]
+AppOption = Annotated[
+    list[str] | None,
+    typer.Option("--app", "-a", help="Only this app (repeat for several). Default: every app."),
+]
+
+
+class Format(enum.StrEnum):
+    text = "text"
+    json = "json"
+
+
+def _load_or_exit(directory: Path) -> Policy:
+    try:
+        return engine.load_policy(directory, registry=REGISTRY, environ=os.environ)
+    except errors.PolicyError as error:
+        for line in error.errors:
+            typer.echo(line, err=True)
+        typer.echo(f"{len(error.errors)} error(s) in the policy under {directory}.", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+def _check_apps(policy: Policy, only: list[str] | None) -> None:
+    unknown = sorted(set(only or ()) - set(policy.apps))
+    if unknown:
+        known = ", ".join(sorted(policy.apps))
+        typer.echo(f"error: no app named {', '.join(unknown)}; the policy has: {known}", err=True)
+        raise typer.Exit(EXIT_ERROR)
+
+
+async def _plan(policy: Policy, only: list[str] | None) -> Cycle:
+    async with Engine(policy, registry=REGISTRY, environ=os.environ, only=only) as running:
+        return await running.plan()
+
+
+def plan_exit_code(cycle: Cycle) -> int:
+    if cycle.failed:
+        return EXIT_ERROR
+    return EXIT_IN_SYNC if cycle.in_sync else EXIT_CHANGES
+
+
+@app.command()
+def validate(policy: PolicyOption = Path("desired-state")) -> None:
+    """Check a policy directory: every error is printed as `file:line: message`.
+
+    Exits 0 when the policy is valid and 1 otherwise. Nothing is contacted.
+    """
+    loaded = _load_or_exit(policy)
+    typer.echo(
+        f"{policy}: valid. {len(loaded.apps)} apps, {len(loaded.rules)} access rules, "
+        f"revision {loaded.revision}."
+    )
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of policy documents, for editor completion and CI checks."""
+    document = TypeAdapter(Document).json_schema(by_alias=True)
+    document["title"] = "provisioner policy document"
+    typer.echo(json.dumps(document, indent=2))
+
+
+@app.command()
+def plan(
+    policy: PolicyOption = Path("desired-state"),
+    only: AppOption = None,
+    output: Annotated[Format, typer.Option("--format", "-f", help="text or json.")] = Format.text,
+) -> None:
+    """Show what `apply` would change, changing nothing.
+
+    Reads the source and every app, then prints the operations that would converge them.
+    Exits 0 when everything is in sync, 2 when changes are pending, 1 on any error.
+    """
+    loaded = _load_or_exit(policy)
+    _check_apps(loaded, only)
+    cycle = asyncio.run(_plan(loaded, only))
+    typer.echo(render.plan_json(cycle) if output is Format.json else render.plan_text(cycle))
+    raise typer.Exit(plan_exit_code(cycle))
+
+
+async def _apply(policy: Policy, only: list[str] | None) -> Cycle:
+    async with Engine(policy, registry=REGISTRY, environ=os.environ, only=only) as running:
+        cycle = await running.plan()
+        typer.echo(render.plan_text(cycle))
+        if cycle.in_sync:
+            return cycle
+        typer.echo("\nApplying:")
+        return await running.apply(
+            cycle, on_outcome=lambda outcome: typer.echo(render.outcome_line(outcome))
+        )
+
+
+@app.command()
+def apply(policy: PolicyOption = Path("desired-state"), only: AppOption = None) -> None:
+    """Converge every app once: plan, then carry the plan out, printing each operation.
+
+    Exits 0 when everything succeeded, 1 when anything failed or could not be read.
+    """
+    loaded = _load_or_exit(policy)
+    _check_apps(loaded, only)
+    cycle = asyncio.run(_apply(loaded, only))
+    reports = [app.report for app in cycle.apps if app.report is not None]
+    if reports:
+        typer.echo("")
+        for report in reports:
+            typer.echo(render.report_summary(report))
+    raise typer.Exit(EXIT_ERROR if cycle.failed else EXIT_IN_SYNC)
+
+
+@app.command()
+def demo() -> None:
+    """Run the whole system on local stand-in apps: plan, apply, and show the second plan empty.
+
+    Needs no account anywhere: it starts two SCIM apps on 127.0.0.1, reads the example org, and
+    uses the example policy in desired-state/.
+    """
+    raise typer.Exit(demo_story.run())
+
+
+def main() -> None:
+    app()

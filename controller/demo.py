@@ -1,0 +1,155 @@
+"""`provisioner demo`: the whole pipeline on local stand-in apps, telling the three stories.
+
+It starts two SCIM apps (scim2-server) on 127.0.0.1, points the example policy at them through
+the environment, and reads a scratch copy of the example org so it can change people as the
+stories go: provision everyone, show the next plan is empty, then a leaver, a mover and a
+contractor whose end date arrives. It checks each step's outcome and exits 1 if the system did
+not do what the story says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import os
+import secrets
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import typer
+import yaml
+
+from controller import render
+from controller.engine import Cycle, Engine, load_policy
+from controller.operations import OpKind
+from emulators import scim_app
+from reconcilers import REGISTRY
+
+SEED = Path(__file__).resolve().parent.parent / "emulators" / "seed" / "org.yaml"
+APPS = {"slack": "SLACK_SCIM", "carepoint": "CAREPOINT_SCIM"}
+SCIM_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+
+class DemoFailed(Exception):
+    """A step did not end as the story says: the demo exits 1 with this message."""
+
+
+def _say(text: str) -> None:
+    typer.secho(f"\n== {text}", bold=True)
+
+
+@contextlib.contextmanager
+def _stand_in_apps() -> Iterator[dict[str, str]]:
+    """Serve one scim2-server per app; yield the environment that points the policy at them."""
+    environ: dict[str, str] = {}
+    with contextlib.ExitStack() as stack:
+        for app, prefix in APPS.items():
+            token = secrets.token_urlsafe(24)
+            url = stack.enter_context(scim_app.serve(scim_app.make_scim_app(token)))
+            environ[f"{prefix}_URL"] = url
+            environ[f"{prefix}_TOKEN"] = token
+            typer.echo(f"Started stand-in SCIM app {app!r} at {url}")
+        yield environ
+
+
+def _seed_accounts_behind_our_back(environ: dict[str, str]) -> None:
+    """Accounts someone made by hand: a break-glass admin (excluded) and a stale one (orphan)."""
+    headers = {"Authorization": f"Bearer {environ['SLACK_SCIM_TOKEN']}"}
+    with httpx.Client(base_url=environ["SLACK_SCIM_URL"], headers=headers) as client:
+        for name in ("break-glass-admin@orion.example", "old.temp@orion.example"):
+            response = client.post("/Users", json={"schemas": [SCIM_USER], "userName": name})
+            response.raise_for_status()
+    typer.echo("Added two accounts to slack by hand: a break-glass admin and a stale account.")
+
+
+def _edit_org(path: Path, edit: Callable[[list[dict[str, Any]]], None]) -> None:
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    edit(document["users"])
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+
+
+def _person(users: list[dict[str, Any]], email: str) -> dict[str, Any]:
+    return next(user for user in users if user["Email"] == email)
+
+
+async def _converge(policy_dir: Path, environ: dict[str, str], *, when: datetime.datetime) -> Cycle:
+    """Plan and apply once, printing both; then plan again and insist it is empty."""
+    policy = load_policy(policy_dir, registry=REGISTRY, environ=environ)
+    async with Engine(policy, registry=REGISTRY, environ=environ, clock=lambda: when) as engine:
+        cycle = await engine.plan()
+        typer.echo(render.plan_text(cycle))
+        if cycle.failed:
+            raise DemoFailed("the plan failed; see the errors above")
+        applied = await engine.apply(
+            cycle, on_outcome=lambda outcome: typer.echo(render.outcome_line(outcome))
+        )
+        for app in applied.apps:
+            if app.report is not None:
+                typer.echo(render.report_summary(app.report))
+        if applied.failed:
+            raise DemoFailed("some operations failed; see above")
+        again = await engine.plan()
+        if not again.in_sync:
+            typer.echo(render.plan_text(again))
+            raise DemoFailed("the plan after apply is not empty")
+        typer.echo("The next plan is empty: every app is in sync.")
+        return applied
+
+
+def _kinds(cycle: Cycle, app: str) -> list[OpKind]:
+    return [op.kind for a in cycle.apps if a.app == app for op in a.plan.operations]
+
+
+def _expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise DemoFailed(message)
+
+
+async def _stories(policy_dir: Path, org: Path, environ: dict[str, str]) -> None:
+    today = datetime.datetime(2026, 11, 28, 9, 0, tzinfo=datetime.UTC)
+    _say("1. First sync: everyone the policy grants gets their accounts and groups")
+    first = await _converge(policy_dir, environ, when=today)
+    _expect(_kinds(first, "slack").count(OpKind.CREATE) > 0, "nobody was provisioned")
+
+    _say("2. Leaver (Orion Tech): Grace Hopper is deactivated in Salesforce")
+    _edit_org(
+        org, lambda users: _person(users, "grace.hopper@orion.example").update(IsActive=False)
+    )
+    leaver = await _converge(policy_dir, environ, when=today)
+    _expect(_kinds(leaver, "slack") == [OpKind.SUSPEND], "the leaver was not exactly suspended")
+
+    _say("3. Mover (Beacon Health): Mary Seacole is promoted from Floor Nurse to Charge Nurse")
+    _edit_org(
+        org,
+        lambda users: _person(users, "mary.seacole@orion.example").update(
+            UserRole={"Name": "Charge Nurse"}
+        ),
+    )
+    mover = await _converge(policy_dir, environ, when=today)
+    _expect(OpKind.ADD_MEMBER in _kinds(mover, "carepoint"), "the mover gained no admin group")
+
+    _say("4. Time-bound access (Stratos): months later, Dorothy Vaughan's contract end date passes")
+    later = datetime.datetime(2027, 4, 1, 9, 0, tzinfo=datetime.UTC)
+    contract = await _converge(policy_dir, environ, when=later)
+    _expect(_kinds(contract, "slack") == [OpKind.SUSPEND], "the contractor was not suspended")
+
+
+def run(policy_dir: Path = Path("desired-state")) -> int:
+    """Tell the stories; 0 when every step converged as expected, 1 otherwise."""
+    with tempfile.TemporaryDirectory(prefix="provisioner-demo-") as scratch:
+        org = Path(scratch) / "org.yaml"
+        org.write_bytes(SEED.read_bytes())
+        with _stand_in_apps() as apps:
+            environ = {**os.environ, **apps, "PROVISIONER_USERS_FILE": str(org)}
+            _seed_accounts_behind_our_back(environ)
+            try:
+                asyncio.run(_stories(policy_dir, org, environ))
+            except DemoFailed as failure:
+                typer.secho(f"\nDemo failed: {failure}", fg="red", err=True)
+                return 1
+    typer.secho("\nDemo finished: provisioned, converged, and every story held.", fg="green")
+    return 0

@@ -1,0 +1,112 @@
+"""Carries out one app's plan through its reconciler, phase by phase, and reports every outcome.
+
+Operations of one kind run concurrently (bounded); kinds run in plan order, so a group or account
+exists before members are added. Ids the app assigns on create are handed to the operations that
+need them; an operation whose prerequisite failed is skipped, not attempted. Every operation ends
+as exactly one outcome (success, error or skipped), so nothing is lost from the report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from controller import errors
+from controller.model import AccountId, AppName, SourceUserId
+from controller.operations import Operation, OpKind, Plan
+from reconcilers.base import AppReconciler
+
+SUCCESS, ERROR, SKIPPED = "success", "error", "skipped"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    operation: Operation
+    result: str
+    """success | error | skipped, as `provisioner_operations_total` labels it."""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    app: AppName
+    outcomes: tuple[Outcome, ...]
+
+    @property
+    def failed(self) -> bool:
+        return any(outcome.result != SUCCESS for outcome in self.outcomes)
+
+    def count(self, result: str) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.result == result)
+
+
+class _Ids:
+    """Ids learnt while applying: accounts and groups created earlier in the same plan."""
+
+    def __init__(self) -> None:
+        self.accounts: dict[SourceUserId, AccountId] = {}
+        self.groups: dict[str, str] = {}
+
+    def resolve(self, operation: Operation) -> Operation | str:
+        """The operation with its ids filled in, or why it cannot run."""
+        if operation.kind in (OpKind.CREATE, OpKind.CREATE_GROUP):
+            return operation
+        account_id = operation.account_id
+        if account_id is None:
+            account_id = self.accounts.get(operation.source_id or SourceUserId(""))
+            if account_id is None:
+                return "its account was not created"
+        group_id = operation.group_id
+        if operation.group is not None and group_id is None:
+            group_id = self.groups.get(operation.group)
+            if group_id is None:
+                return f"group {operation.group} was not created"
+        return dataclasses.replace(operation, account_id=account_id, group_id=group_id)
+
+    def learn(self, operation: Operation, resource_id: str | None) -> None:
+        if resource_id is None:
+            return
+        if operation.kind is OpKind.CREATE and operation.source_id is not None:
+            self.accounts[operation.source_id] = AccountId(resource_id)
+        elif operation.kind is OpKind.CREATE_GROUP and operation.group is not None:
+            self.groups[operation.group] = resource_id
+
+
+async def execute(
+    plan: Plan,
+    reconciler: AppReconciler,
+    *,
+    concurrency: int = 8,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> ApplyReport:
+    """Apply every operation of the plan; never raises for a failed operation."""
+    ids = _Ids()
+    limit = asyncio.Semaphore(concurrency)
+    outcomes: dict[int, Outcome] = {}
+
+    async def run(position: int, operation: Operation) -> None:
+        resolved = ids.resolve(operation)
+        if isinstance(resolved, str):
+            outcome = Outcome(operation, SKIPPED, resolved)
+        else:
+            async with limit:
+                try:
+                    applied = await reconciler.apply(resolved)
+                except errors.AppError as error:
+                    outcome = Outcome(resolved, ERROR, str(error))
+                else:
+                    ids.learn(resolved, applied.resource_id)
+                    outcome = Outcome(resolved, SUCCESS)
+        outcomes[position] = outcome
+        if on_outcome is not None:
+            on_outcome(outcome)
+
+    numbered = list(enumerate(plan.operations))
+    for _, phase in itertools.groupby(numbered, key=lambda item: item[1].kind):
+        async with asyncio.TaskGroup() as group:
+            for position, operation in phase:
+                group.create_task(run(position, operation))
+    return ApplyReport(plan.app, tuple(outcomes[i] for i in sorted(outcomes)))

@@ -1,0 +1,234 @@
+"""PURE: the one diff. Desired and observed state of one app in, an ordered Plan out.
+
+Level-based: the plan compares what should be with what the app reports now, never with what the
+controller last wrote, so changes made behind its back are found and undone. Attribute
+differences come from deepdiff over the owned attributes only (those the policy sets); userName
+and email compare case-insensitively, as the apps do. Nothing destructive (suspend, delete,
+remove_member) is planned when the source read was incomplete, and nothing at all when the app's
+own listing failed. Operations come out in `OpKind` order, so that each can succeed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from deepdiff import DeepDiff
+
+from controller import matching
+from controller.model import (
+    CASE_INSENSITIVE_ATTRIBUTES,
+    AccountId,
+    DesiredAccount,
+    DesiredApp,
+    ObservedAccount,
+    ObservedApp,
+    SourceUserId,
+)
+from controller.operations import ORDER, Change, DriftKind, Operation, OpKind, Orphan, Plan
+
+REMOVALS = frozenset({OpKind.SUSPEND, OpKind.DELETE, OpKind.REMOVE_MEMBER})
+
+
+def _comparable(name: str, value: Any) -> Any:
+    if value == "":
+        value = None
+    if name in CASE_INSENSITIVE_ATTRIBUTES and isinstance(value, str):
+        return value.casefold()
+    return value
+
+
+def attribute_changes(wanted: Mapping[str, Any], current: Mapping[str, Any]) -> tuple[Change, ...]:
+    """The owned attributes whose observed value differs from the desired one."""
+    after = {name: _comparable(name, value) for name, value in wanted.items()}
+    before = {name: _comparable(name, current.get(name)) for name in wanted}
+    diff = DeepDiff(before, after)
+    changed = sorted(str(key) for key in diff.affected_root_keys)
+    return tuple(Change(name, current.get(name), wanted[name]) for name in changed)
+
+
+class _Builder:
+    """Accumulates one app's operations and drift; the pieces of `compute` share it."""
+
+    def __init__(self, desired: DesiredApp, observed: ObservedApp) -> None:
+        self.desired = desired
+        self.app = desired.app
+        self.operations: list[Operation] = []
+        self.drift: Counter[DriftKind] = Counter()
+        self.notes: list[str] = []
+        self.group_ids = {group.name: group.id for group in observed.groups}
+        self.members: dict[str, frozenset[AccountId]] = {
+            group.name: group.members for group in observed.groups
+        }
+        self.held: Counter[OpKind] = Counter()
+
+    def add(self, operation: Operation) -> None:
+        if operation.kind in REMOVALS and not self.desired.source_complete:
+            self.held[operation.kind] += 1
+            return
+        self.operations.append(operation)
+
+    def account(self, wanted: DesiredAccount, link: matching.Link | None) -> None:
+        if link is None:
+            if wanted.active:
+                self.drift[DriftKind.MISSING] += 1
+                self.add(self._op(OpKind.CREATE, wanted, None, attributes=wanted.attributes))
+                self.memberships(wanted, None, set())
+            return
+        account = link.account
+        if link.by != "externalId":
+            reason = f"matched by {link.by}; recording the source user Id as externalId"
+            self.add(self._op(OpKind.LINK, wanted, account.id, reason=reason))
+        changes = attribute_changes(wanted.attributes, account.attributes)
+        if changes:
+            self.drift[DriftKind.ATTRIBUTES] += 1
+            new_values = {change.attribute: change.after for change in changes}
+            self.add(
+                self._op(OpKind.UPDATE, wanted, account.id, changes=changes, attributes=new_values)
+            )
+        if wanted.active and not account.active:
+            self.drift[DriftKind.MISSING] += 1
+            self.add(self._op(OpKind.ACTIVATE, wanted, account.id))
+        elif account.active and not wanted.active:
+            self.drift[DriftKind.UNEXPECTED] += 1
+            self.add(self._op(OpKind.SUSPEND, wanted, account.id))
+        current = {name for name, ids in self.members.items() if account.id in ids}
+        self.memberships(wanted, account.id, current)
+
+    def memberships(
+        self, wanted: DesiredAccount | None, account_id: AccountId | None, current: set[str]
+    ) -> None:
+        """Add and remove memberships of managed groups only; other groups are not ours."""
+        want = set(wanted.groups) if wanted is not None else set()
+        have = current & self.desired.managed_groups
+        if want != have and account_id is not None:
+            self.drift[DriftKind.GROUPS] += 1
+        for group in sorted(want - have):
+            self.add(self._member(OpKind.ADD_MEMBER, wanted, account_id, group))
+        for group in sorted(have - want):
+            self.add(self._member(OpKind.REMOVE_MEMBER, wanted, account_id, group))
+
+    def unwanted(self, account: ObservedAccount) -> None:
+        """A managed account whose user no rule grants this app any more."""
+        name = account.user_name
+        if account.active:
+            self.drift[DriftKind.UNEXPECTED] += 1
+            self.add(
+                Operation(
+                    OpKind.SUSPEND,
+                    self.app,
+                    user_name=name,
+                    source_id=SourceUserId(account.external_id or ""),
+                    account_id=account.id,
+                    reason="no access rule grants this app any more",
+                )
+            )
+        for group in sorted(g for g, ids in self.members.items() if account.id in ids):
+            if group in self.desired.managed_groups:
+                self.drift[DriftKind.GROUPS] += 1
+                self.add(
+                    Operation(
+                        OpKind.REMOVE_MEMBER,
+                        self.app,
+                        user_name=name,
+                        account_id=account.id,
+                        group=group,
+                        group_id=self.group_ids[group],
+                        reason="no access rule grants this group any more",
+                    )
+                )
+
+    def _op(
+        self,
+        kind: OpKind,
+        wanted: DesiredAccount,
+        account_id: AccountId | None,
+        *,
+        changes: tuple[Change, ...] = (),
+        attributes: Mapping[str, Any] | None = None,
+        reason: str | None = None,
+    ) -> Operation:
+        if changes == () and kind is OpKind.CREATE:
+            changes = tuple(Change(k, None, v) for k, v in sorted(wanted.attributes.items()))
+        return Operation(
+            kind,
+            self.app,
+            user_name=wanted.user_name,
+            source_id=wanted.source_id,
+            account_id=account_id,
+            changes=changes,
+            attributes=attributes or {},
+            reason=reason or wanted.reason,
+        )
+
+    def _member(
+        self, kind: OpKind, wanted: DesiredAccount | None, account_id: AccountId | None, group: str
+    ) -> Operation:
+        assert wanted is not None or kind is OpKind.REMOVE_MEMBER
+        verb = "granted" if kind is OpKind.ADD_MEMBER else "no longer granted"
+        return Operation(
+            kind,
+            self.app,
+            user_name=wanted.user_name if wanted else None,
+            source_id=wanted.source_id if wanted else None,
+            account_id=account_id,
+            group=group,
+            group_id=self.group_ids.get(group),
+            reason=f"{verb} by {wanted.reason}" if wanted else verb,
+        )
+
+    def missing_groups(self) -> None:
+        needed = {op.group for op in self.operations if op.kind is OpKind.ADD_MEMBER}
+        for group in sorted(name for name in needed if name and name not in self.group_ids):
+            self.operations.append(
+                Operation(OpKind.CREATE_GROUP, self.app, group=group, reason="granted by policy")
+            )
+
+
+def compute(
+    desired: DesiredApp, observed: ObservedApp, *, match: Sequence[str], prune: bool = False
+) -> Plan:
+    """The plan that converges one app. Pure: same inputs, same plan.
+
+    With `prune`, active orphans are suspended too; otherwise they are only reported.
+    """
+    if not observed.ok:
+        return Plan(desired.app, (), {}, error=f"could not observe the app: {observed.error}")
+    builder = _Builder(desired, observed)
+    links = matching.link(desired, observed, match)
+    for source_id, wanted in sorted(desired.accounts.items(), key=lambda i: i[1].user_name):
+        if matching.is_excluded(desired.exclude, wanted.user_name, wanted.email):
+            continue
+        builder.account(wanted, links.linked.get(source_id))
+    for account in sorted(links.unwanted, key=lambda a: a.user_name):
+        builder.unwanted(account)
+    if prune:
+        for orphan in sorted(links.orphans, key=lambda a: a.user_name):
+            if orphan.active:
+                builder.add(
+                    Operation(
+                        OpKind.SUSPEND,
+                        desired.app,
+                        user_name=orphan.user_name,
+                        account_id=orphan.id,
+                        reason="orphan: no source user, and the app prunes",
+                    )
+                )
+    builder.missing_groups()
+    builder.drift[DriftKind.ORPHANED] = len(links.orphans)
+    notes = list(builder.notes)
+    if builder.held:
+        held = ", ".join(f"{count} {kind}" for kind, count in sorted(builder.held.items()))
+        notes.append(f"held because the source read was incomplete: {held}")
+    if links.excluded:
+        notes.append(f"{len(links.excluded)} excluded account(s) left untouched")
+    if links.left_alone:
+        notes.append(f"{len(links.left_alone)} account(s) left as they are: unresolved users")
+    operations = sorted(builder.operations, key=lambda op: ORDER[op.kind])
+    orphans = tuple(
+        Orphan(account.id, account.user_name, account.active)
+        for account in sorted(links.orphans, key=lambda a: a.user_name)
+    )
+    drift = {kind: builder.drift.get(kind, 0) for kind in DriftKind}
+    return Plan(desired.app, tuple(operations), drift, orphans=orphans, notes=tuple(notes))

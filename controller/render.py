@@ -1,0 +1,145 @@
+"""How plans and their outcomes read to a person (text) and to a program (JSON).
+
+Pure formatting: no I/O. The text form follows Terraform's plan shape (`+` create, `~` change,
+`-` removal) because that is what platform teams already review; the JSON form is stable for CI
+comments and scripts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from controller.engine import Cycle
+from controller.executor import ApplyReport, Outcome
+from controller.operations import Operation, OpKind, Plan
+
+SYMBOL = {
+    OpKind.CREATE_GROUP: "+",
+    OpKind.CREATE: "+",
+    OpKind.LINK: "~",
+    OpKind.UPDATE: "~",
+    OpKind.ACTIVATE: "+",
+    OpKind.ADD_MEMBER: "+",
+    OpKind.REMOVE_MEMBER: "-",
+    OpKind.SUSPEND: "-",
+    OpKind.DELETE: "-",
+}
+
+
+def _value(value: Any) -> str:
+    return "(none)" if value is None else json.dumps(value)
+
+
+def operation_line(operation: Operation) -> str:
+    line = f"  {SYMBOL[operation.kind]} {operation.kind.value:<13} {operation.subject}"
+    return f"{line}  ({operation.reason})" if operation.reason else line
+
+
+def _operation_lines(operation: Operation) -> list[str]:
+    lines = [operation_line(operation)]
+    for change in operation.changes:
+        if operation.kind is OpKind.CREATE:
+            lines.append(f"        {change.attribute}: {_value(change.after)}")
+        else:
+            lines.append(
+                f"        {change.attribute}: {_value(change.before)} -> {_value(change.after)}"
+            )
+    return lines
+
+
+def summary(plan: Plan) -> str:
+    counts = Counter(operation.kind.value for operation in plan.operations)
+    return ", ".join(f"{count} {kind}" for kind, count in counts.items()) or "in sync"
+
+
+def plan_text(cycle: Cycle) -> str:
+    states = Counter(state.state for state in cycle.evaluation.users.values())
+    read = cycle.source
+    if read.ok:
+        head = f"Source {read.source}: {len(read.users)} users read"
+        head += f" ({', '.join(f'{n} {state}' for state, n in sorted(states.items()))})"
+    else:
+        head = f"Source {read.source}: READ FAILED: {read.error}; nothing will be removed"
+    lines = [f"{head}. Policy revision {cycle.revision}.", ""]
+    lines += [f"warning: {problem}" for problem in cycle.evaluation.problems]
+    for app in cycle.apps:
+        plan = app.plan
+        if plan.error is not None:
+            lines.append(f"{app.app}: ERROR: {plan.error}")
+            lines.append("")
+            continue
+        lines.append(f"{app.app}: {summary(plan)}")
+        for operation in plan.operations:
+            lines.extend(_operation_lines(operation))
+        drift = ", ".join(f"{kind.value} {n}" for kind, n in plan.drift.items() if n)
+        if drift:
+            lines.append(f"  drift: {drift}")
+        for orphan in plan.orphans:
+            state = "active" if orphan.active else "inactive"
+            lines.append(f"  ? orphan        {orphan.user_name} ({state}; reported, not touched)")
+        lines.extend(f"  note: {note}" for note in plan.notes)
+        lines.append("")
+    total = sum(len(app.plan.operations) for app in cycle.apps)
+    if total:
+        lines.append(f"Plan: {total} operations in {len(cycle.apps)} apps.")
+    else:
+        lines.append("No changes: every app is in sync with the policy.")
+    return "\n".join(lines)
+
+
+def _operation_json(operation: Operation) -> dict[str, Any]:
+    return {
+        "kind": operation.kind.value,
+        "userName": operation.user_name,
+        "sourceId": operation.source_id,
+        "accountId": operation.account_id,
+        "group": operation.group,
+        "changes": [
+            {"attribute": c.attribute, "before": c.before, "after": c.after}
+            for c in operation.changes
+        ],
+        "reason": operation.reason,
+    }
+
+
+def plan_json(cycle: Cycle) -> str:
+    document = {
+        "revision": cycle.revision,
+        "source": {
+            "name": cycle.source.source,
+            "users": len(cycle.source.users),
+            "error": cycle.source.error,
+        },
+        "problems": list(cycle.evaluation.problems),
+        "inSync": cycle.in_sync,
+        "apps": [
+            {
+                "app": app.app,
+                "error": app.plan.error,
+                "operations": [_operation_json(op) for op in app.plan.operations],
+                "drift": {kind.value: n for kind, n in app.plan.drift.items()},
+                "orphans": [
+                    {"accountId": o.account_id, "userName": o.user_name, "active": o.active}
+                    for o in app.plan.orphans
+                ],
+                "notes": list(app.plan.notes),
+            }
+            for app in cycle.apps
+        ],
+    }
+    return json.dumps(document, indent=2, default=str)
+
+
+def outcome_line(outcome: Outcome) -> str:
+    mark = {"success": "ok", "error": "FAILED", "skipped": "skipped"}[outcome.result]
+    line = f"{operation_line(outcome.operation)}  [{mark}]"
+    return f"{line} {outcome.detail}" if outcome.detail else line
+
+
+def report_summary(report: ApplyReport) -> str:
+    return (
+        f"{report.app}: {report.count('success')} succeeded, {report.count('error')} failed, "
+        f"{report.count('skipped')} skipped"
+    )

@@ -1,0 +1,84 @@
+"""Users from a YAML or CSV file with Salesforce field names: the source for trials and the demo.
+
+It reads the same fields the Salesforce source reads (`Id`, `Username`, `Email`, `FirstName`,
+`LastName`, `IsActive`, `Profile.Name`, `UserRole.Name`, `Department`, custom `X__c` fields), plus
+`PermissionSets` (a list, or `;`-separated in CSV) and `IsFrozen`. YAML may nest parent fields
+(`Profile: {Name: Standard User}`) or write them dotted. A file with any bad row is a failed read,
+never a shorter list: a typo must not look like a leaver.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from controller.model import SourceRead, SourceUser
+from controller.sources.base import user_from_fields
+
+LINE_KEY = "__line__"
+
+
+class _LineLoader(yaml.SafeLoader):
+    """Remembers the line each mapping starts on, so a bad row can be named by its line."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        mapping = super().construct_mapping(node, deep=deep)
+        mapping[LINE_KEY] = node.start_mark.line + 1
+        return mapping
+
+
+def _yaml_rows(text: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    document = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    rows = document.get("users") if isinstance(document, dict) else document
+    if not isinstance(rows, list):
+        raise ValueError("expected a list of users, or a mapping with a `users:` list")
+    for position, row in enumerate(rows, start=1):
+        if not isinstance(row, dict):
+            raise ValueError(f"user #{position} is not a mapping of field names to values")
+        line = row.pop(LINE_KEY)
+        yield line, {key: value for key, value in row.items() if key != LINE_KEY}
+
+
+def _csv_rows(text: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    reader = csv.DictReader(io.StringIO(text))
+    for row in reader:
+        yield reader.line_num, {key: (value or None) for key, value in row.items() if key}
+
+
+class FileSource:
+    """Reads users from one file each time; no caching, so edits take effect on the next cycle."""
+
+    def __init__(self, name: str, path: Path, *, clock: Any = None) -> None:
+        self.name = name
+        self.path = path
+        self._clock = clock or (lambda: datetime.datetime.now(datetime.UTC))
+
+    async def read(self) -> SourceRead:
+        now = self._clock()
+        try:
+            users = tuple(self._users())
+        except (OSError, ValueError, yaml.YAMLError) as error:
+            return SourceRead(self.name, (), now, error=str(error))
+        return SourceRead(self.name, users, now)
+
+    def _users(self) -> Iterator[SourceUser]:
+        text = self.path.read_text(encoding="utf-8")
+        rows = _csv_rows(text) if self.path.suffix.lower() == ".csv" else _yaml_rows(text)
+        seen: dict[str, int] = {}
+        for line, row in rows:
+            try:
+                user = user_from_fields(row)
+            except ValueError as error:
+                raise ValueError(f"{self.path}:{line}: {error}") from None
+            if user.id in seen:
+                raise ValueError(
+                    f"{self.path}:{line}: Id {user.id} already given at line {seen[user.id]}"
+                )
+            seen[user.id] = line
+            yield user

@@ -1,0 +1,107 @@
+"""Properties of the planner over random desired and observed states (DESIGN.md section 7).
+
+Applying a plan to the observed state yields a state whose next plan is empty, and no plan ever
+deprovisions an excluded, unmanaged or unread account.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from controller import matching, plan
+from controller.model import DesiredApp, ObservedAccount, ObservedApp
+from controller.operations import OpKind
+from tests.fakes import account, apply_plan, desired_account, desired_app, observed
+
+GROUPS = ("a", "b", "c")
+NAMES = ("Ada", "Bob", "Cy", None)
+MATCH = ["externalId", "userName", "email"]
+EXAMPLES = settings(max_examples=500, deadline=None)
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> tuple[DesiredApp, ObservedApp, bool]:
+    count = draw(st.integers(0, 8))
+    desired_accounts = []
+    known = []
+    accounts: list[ObservedAccount] = []
+    memberships: dict[str, set[str]] = {g: set() for g in GROUPS if draw(st.booleans())}
+    for i in range(count):
+        sid, user_name = f"005{i:03d}", f"u{i}@x"
+        known.append(sid)
+        if draw(st.booleans()):
+            desired_accounts.append(
+                desired_account(
+                    sid,
+                    user_name,
+                    active=draw(st.booleans()),
+                    groups=frozenset(draw(st.sets(st.sampled_from(GROUPS)))),
+                    displayName=draw(st.sampled_from(NAMES)),
+                )
+            )
+        if draw(st.booleans()):
+            link = draw(st.sampled_from(["linked", "unlinked"]))
+            shown = draw(st.sampled_from([user_name, user_name.upper()]))
+            account_id = f"acc-{i}"
+            accounts.append(
+                account(
+                    account_id,
+                    shown,
+                    external_id=sid if link == "linked" else None,
+                    active=draw(st.booleans()),
+                    displayName=draw(st.sampled_from(NAMES)),
+                )
+            )
+            for group in draw(st.sets(st.sampled_from(tuple(memberships)))) if memberships else ():
+                memberships[group].add(account_id)
+    for j in range(draw(st.integers(0, 3))):
+        foreign = draw(st.sampled_from([None, "zzz"]))
+        accounts.append(account(f"orphan-{j}", f"o{j}@x", external_id=foreign))
+    exclude = draw(st.sampled_from([(), ("u1@*",), ("o0@x",)]))
+    wanted = desired_app(
+        *desired_accounts,
+        known=tuple(known),
+        groups=frozenset(GROUPS),
+        exclude=exclude,
+        source_complete=draw(st.booleans()),
+    )
+    return wanted, observed(*accounts, groups=memberships), draw(st.booleans())
+
+
+@EXAMPLES
+@given(scenarios())
+def test_after_apply_the_next_plan_is_empty(scenario: tuple[DesiredApp, ObservedApp, bool]) -> None:
+    wanted, app, prune = scenario
+    first = plan.compute(wanted, app, match=MATCH, prune=prune)
+    second = plan.compute(wanted, apply_plan(app, first), match=MATCH, prune=prune)
+    assert second.operations == ()
+
+
+@EXAMPLES
+@given(scenarios())
+def test_never_deprovisions_excluded_unmanaged_or_when_the_source_is_incomplete(
+    scenario: tuple[DesiredApp, ObservedApp, bool],
+) -> None:
+    wanted, app, prune = scenario
+    result = plan.compute(wanted, app, match=MATCH, prune=prune)
+    by_id = {a.id: a for a in app.accounts}
+    adopted = {op.account_id for op in result.operations if op.kind is OpKind.LINK}
+    for op in result.operations:
+        if op.kind not in (OpKind.SUSPEND, OpKind.DELETE, OpKind.REMOVE_MEMBER):
+            continue
+        assert wanted.source_complete, "a removal was planned from an incomplete source read"
+        target = by_id[op.account_id] if op.account_id else None
+        assert target is not None, "a removal must name an existing account"
+        email = target.attributes.get("emails.work")
+        assert not matching.is_excluded(wanted.exclude, target.user_name, email)
+        managed = target.external_id in wanted.known_source_ids or target.id in adopted
+        assert managed or (prune and op.kind is OpKind.SUSPEND), "unmanaged account touched"
+
+
+@EXAMPLES
+@given(scenarios())
+def test_an_unread_app_gets_no_operations(scenario: tuple[DesiredApp, ObservedApp, bool]) -> None:
+    wanted, app, prune = scenario
+    broken = ObservedApp(app.app, app.accounts[:1], app.groups, error="page 2 failed")
+    assert plan.compute(wanted, broken, match=MATCH, prune=prune).operations == ()
