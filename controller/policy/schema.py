@@ -43,7 +43,7 @@ class FileSourceSpec(Strict):
 class SourceSpec(Strict):
     file: FileSourceSpec | None = None
     access_ends_field: str | None = None
-    """A date field (e.g. Contractor_End_Date__c): from that date on, the user counts as inactive."""
+    """A date field (e.g. Contractor_End_Date__c): from that date on, the user is inactive."""
     frozen_is_inactive: bool = True
     """Frozen Salesforce users (UserLogin.IsFrozen) lose access like deactivated ones."""
 

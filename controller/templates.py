@@ -1,0 +1,118 @@
+"""Attribute templates: Jinja2 expressions that turn a source user into an app attribute value.
+
+A ConnectedApp maps each app attribute to a template over `user`, the source user's fields by
+Salesforce name (`"{{ user.Email | lower }}"`, `"{{ user.Profile.Name }}"`). Templates come from
+policy in git, so they run sandboxed (no attribute access beyond the fields), strictly (a missing
+field is an error, never a silently empty value) and without HTML escaping. Error messages name
+fields, never their values: those are personal data.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+import jinja2
+from jinja2 import meta
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from controller.errors import ProvisionerError
+
+USER = "user"
+"""The one variable a template sees."""
+
+
+class TemplateError(ProvisionerError):
+    """A template could not be rendered for one user; the message names fields, not values."""
+
+
+class _Fields:
+    """One level of the `user` object: fields by name, its dotted prefix, which were empty.
+
+    Not a dict, so that no method (`items`, `keys`) can shadow a field of the same name: Jinja
+    looks attributes up first, finds none here, and falls back to `__getitem__`.
+    """
+
+    __slots__ = ("_empty", "_prefix", "_values")
+
+    def __init__(self, prefix: str) -> None:
+        self._prefix = prefix
+        self._values: dict[str, Any] = {}
+        self._empty: set[str] = set()
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+
+class _Undefined(jinja2.StrictUndefined):
+    """StrictUndefined whose message says which source field is missing or empty."""
+
+    @property
+    def _undefined_message(self) -> str:
+        owner = self._undefined_obj
+        if self._undefined_hint is None and isinstance(owner, _Fields):
+            name = f"{owner._prefix}{self._undefined_name}"
+            if self._undefined_name in owner._empty:
+                return f"field {name} has no value"
+            return f"the source user has no field {name}"
+        return str(super()._undefined_message)
+
+
+_ENVIRONMENT = ImmutableSandboxedEnvironment(undefined=_Undefined, autoescape=False)
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile(text: str) -> jinja2.Template:
+    return _ENVIRONMENT.from_string(text)
+
+
+def check(text: str) -> str | None:
+    """Why `text` is not a usable template (syntax, unknown filter, unknown variable), or None."""
+    try:
+        _compile(text)
+        names = meta.find_undeclared_variables(_ENVIRONMENT.parse(text))
+    except jinja2.TemplateSyntaxError as error:
+        return f"template syntax error: {error.message or error}"
+    unknown = sorted(names - {USER})
+    if unknown:
+        return f"unknown template variable {', '.join(unknown)}; templates can use only `user`"
+    return None
+
+
+def _nest(fields: Mapping[str, Any]) -> _Fields:
+    """{"Profile.Name": "x"} -> {"Profile": {"Name": "x"}}; None values count as missing."""
+    root = _Fields("")
+    for dotted, value in fields.items():
+        *parents, leaf = dotted.split(".")
+        level = root
+        for part in parents:
+            child = level._values.get(part)
+            if not isinstance(child, _Fields):
+                child = _Fields(f"{level._prefix}{part}.")
+                level._values[part] = child
+                level._empty.discard(part)
+            level = child
+        if isinstance(level._values.get(leaf), _Fields):
+            continue  # a relationship's own fields beat a flat value of the same name
+        if value is None:
+            level._empty.add(leaf)
+        else:
+            level._values[leaf] = value
+    return root
+
+
+def render(text: str, fields: Mapping[str, Any]) -> str:
+    """The template rendered for one user's fields, stripped; `TemplateError` if it cannot be."""
+    try:
+        template = _compile(text)
+    except jinja2.TemplateSyntaxError as error:
+        raise TemplateError(f"template syntax error: {error.message or error}") from None
+    try:
+        return template.render({USER: _nest(fields)}).strip()
+    except (jinja2.UndefinedError, SecurityError) as error:
+        raise TemplateError(error.message or type(error).__name__) from None
+    except Exception as error:
+        # Other failures (a filter given the wrong type, say) may quote the value: name the kind.
+        raise TemplateError(f"template failed ({type(error).__name__})") from None
