@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from reconcilers.base import AppConnection, AppReconciler, ReconcilerKind, Registry
+from reconcilers.scim import SUPPORTED_ATTRIBUTES, ScimReconciler
 
-REGISTRY: Registry = {}
+REGISTRY: Registry = {
+    "scim": ReconcilerKind(factory=ScimReconciler, supported_attributes=SUPPORTED_ATTRIBUTES)
+}
 
 __all__ = ["REGISTRY", "AppConnection", "AppReconciler", "ReconcilerKind", "Registry"]
