@@ -28,6 +28,10 @@ SYMBOL = {
 }
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def _value(value: Any) -> str:
     return "(none)" if value is None else json.dumps(value)
 
@@ -83,7 +87,7 @@ def plan_text(cycle: Cycle) -> str:
         lines.append("")
     total = sum(len(app.plan.operations) for app in cycle.apps)
     if total:
-        lines.append(f"Plan: {total} operations in {len(cycle.apps)} apps.")
+        lines.append(f"Plan: {_count(total, 'operation')} in {_count(len(cycle.apps), 'app')}.")
     else:
         lines.append("No changes: every app is in sync with the policy.")
     return "\n".join(lines)

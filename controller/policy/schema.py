@@ -100,7 +100,7 @@ class ConnectedAppSpec(Strict):
     auth: AuthSpec = AuthSpec()
     match: list[MatchKey] = ["externalId", "userName", "email"]
     """How existing accounts are linked to source users, in precedence order."""
-    attributes: dict[str, str] = {}
+    attributes: dict[str, str]
     """App attribute <- Jinja template over the source user (`{{ user.Email | lower }}`)."""
     deprovision: DeprovisionSpec = DeprovisionSpec()
     prune: bool = False
