@@ -2,24 +2,22 @@
 
 The demo, the adapter tests and the end-to-end tests need a real, third-party SCIM service
 provider reachable over a socket, not a fake of our own making. `make_scim_app` builds one
-(in-memory storage, optional static bearer token), `serve` runs any ASGI app in a background
-thread for the length of a `with` block, and `python -m emulators.scim_app` serves one
-standalone. Tests reach into `ScimApp.memory` to add or inspect resources behind the API's back.
+(in-memory storage, optional static bearer token), `serve` runs it in a background thread for
+the length of a `with` block (through `emulators.serving`), and `python -m emulators.scim_app`
+serves one standalone. Tests reach into `ScimApp.memory` to add or inspect resources behind
+the API's back.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import functools
 import signal
-import socket
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import uvicorn
 from scim2_models import Resource, ScimProvider, UnauthorizedException
 from scim2_server.applications.asgi import ASGIApplication
 from scim2_server.memory import AsyncInMemoryStorage, InMemoryStorage
@@ -31,17 +29,8 @@ from scim2_server.utils import (
     load_default_service_provider_config,
 )
 
-ASGIApp = Callable[
-    [
-        dict[str, Any],
-        Callable[[], Awaitable[dict[str, Any]]],
-        Callable[[dict[str, Any]], Awaitable[None]],
-    ],
-    Awaitable[None],
-]
-"""An ASGI 3 application, typed as loosely as scim2-server types its own."""
-
-STARTUP_TIMEOUT_SECONDS = 10.0
+from emulators import serving
+from emulators.serving import ASGIApp
 
 
 @functools.cache
@@ -93,54 +82,11 @@ def make_scim_app(token: str | None = None) -> ScimApp:
     return ScimApp(token)
 
 
-class _Server(uvicorn.Server):
-    """A uvicorn server that tells the starting thread when it listens, or that it never will."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = threading.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        try:
-            await super().startup(sockets=sockets)
-        finally:
-            self.ready.set()
-
-
-def _run(server: _Server, sock: socket.socket) -> None:
-    try:
-        asyncio.run(server.serve(sockets=[sock]))
-    finally:
-        server.ready.set()  # a failed start must not leave `serve` waiting
-
-
 @contextlib.contextmanager
 def serve(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Serve `app` in a background thread; yield its SCIM base URL once it accepts connections.
-
-    Port 0 picks a free port: the socket is bound here, so the URL is known before uvicorn runs.
-    Leaving the block stops the server and waits for its thread.
-    """
-    # IPPROTO_TCP, not the default 0: asyncio only disables Nagle on sockets whose proto says
-    # TCP, and with Nagle on, every response uvicorn writes in two parts waits ~40 ms for an ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    bound_port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, loop="asyncio", http="h11", ws="none", lifespan="on", log_level="warning"
-    )
-    server = _Server(config)
-    thread = threading.Thread(target=_run, args=(server, sock), daemon=True, name="scim-app")
-    thread.start()
-    try:
-        if not server.ready.wait(STARTUP_TIMEOUT_SECONDS) or not server.started:
-            raise RuntimeError(f"the SCIM app did not start on {host}:{bound_port}")
-        yield f"http://{host}:{bound_port}/v2"
-    finally:
-        server.should_exit = True
-        thread.join()
-        sock.close()
+    """Serve a SCIM app in a background thread; yield its SCIM base URL (`.../v2`)."""
+    with serving.serve(app, host=host, port=port) as root:
+        yield f"{root}/v2"
 
 
 def main(argv: list[str] | None = None) -> None:

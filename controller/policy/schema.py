@@ -40,7 +40,58 @@ class FileSourceSpec(Strict):
     """A YAML or CSV file of users with Salesforce field names, relative to the policy file."""
 
 
+SALESFORCE_LOGIN = "https://login.salesforce.com"
+
+
+class SalesforceAuthSpec(Strict):
+    """How the controller signs in: the JWT bearer flow (recommended) or client credentials."""
+
+    flow: Literal["jwt-bearer", "client-credentials"]
+    client_id: str
+    """The consumer key of the External Client App (or connected app)."""
+    username: str | None = None
+    """jwt-bearer: the integration user the token acts as (the JWT `sub`)."""
+    private_key_file: str | None = None
+    """jwt-bearer: PEM file of the RSA key whose certificate the app holds; relative paths start
+    at the policy file's directory."""
+    client_secret_env: str | None = None
+    """client-credentials: the environment variable holding the consumer secret."""
+    login_url: str = SALESFORCE_LOGIN
+    """jwt-bearer: where tokens are asked for, and the JWT audience
+    (https://test.salesforce.com for sandboxes)."""
+
+    @model_validator(mode="after")
+    def _flow_needs(self) -> SalesforceAuthSpec:
+        if self.flow == "jwt-bearer" and not (self.username and self.private_key_file):
+            raise ValueError("the jwt-bearer flow needs username and privateKeyFile")
+        if self.flow == "client-credentials" and not self.client_secret_env:
+            raise ValueError("the client-credentials flow needs clientSecretEnv")
+        return self
+
+
+class SalesforceSpec(Strict):
+    instance_url: str
+    """The org's My Domain URL (https://orion.my.salesforce.com); client credentials are
+    exchanged there, and queries go to the instance_url the token response names."""
+    api_version: Annotated[str, Field(pattern=r"^v\d+\.\d$")] = "v62.0"
+    auth: SalesforceAuthSpec
+    fields: list[str] = []
+    """Extra User fields to read, e.g. custom fields used by rules, templates or accessEndsField."""
+    where: str | None = None
+    """A SOQL condition that narrows which users are read, e.g. UserType = 'Standard'."""
+    batch_size: Annotated[int, Field(ge=200, le=2000)] = 2000
+    """Records per page asked for (Sforce-Query-Options); Salesforce may send fewer."""
+
+    @field_validator("instance_url")
+    @classmethod
+    def _https_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/")
+
+
 class SourceSpec(Strict):
+    salesforce: SalesforceSpec | None = None
     file: FileSourceSpec | None = None
     access_ends_field: str | None = None
     """A date field (e.g. Contractor_End_Date__c): from that date on, the user is inactive."""
@@ -49,8 +100,8 @@ class SourceSpec(Strict):
 
     @model_validator(mode="after")
     def _one_kind(self) -> SourceSpec:
-        if self.file is None:
-            raise ValueError("a Source needs one of: file")
+        if (self.file is None) == (self.salesforce is None):
+            raise ValueError("a Source needs exactly one of: salesforce, file")
         return self
 
 

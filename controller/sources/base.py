@@ -28,6 +28,10 @@ class Source(Protocol):
         """Read every user; on failure return a SourceRead whose `error` says why."""
         ...
 
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
 
 def flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """`{"Profile": {"Name": "x"}}` -> `{"Profile.Name": "x"}`, as SOQL names parent fields."""

@@ -67,6 +67,9 @@ class FileSource:
             return SourceRead(self.name, (), now, error=str(error))
         return SourceRead(self.name, users, now)
 
+    async def aclose(self) -> None:
+        return None
+
     def _users(self) -> Iterator[SourceUser]:
         text = self.path.read_text(encoding="utf-8")
         rows = _csv_rows(text) if self.path.suffix.lower() == ".csv" else _yaml_rows(text)
