@@ -50,11 +50,20 @@ def _run(server: _Server, sock: socket.socket) -> None:
 
 
 @contextlib.contextmanager
-def serve(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+def serve(
+    app: ASGIApp,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+) -> Iterator[str]:
     """Serve `app` in a background thread; yield its root URL once it accepts connections.
 
     Port 0 picks a free port: the socket is bound here, so the URL is known before uvicorn runs.
-    Leaving the block stops the server and waits for its thread.
+    With `ssl_certfile` and `ssl_keyfile` it serves TLS and the URL is https (for clients that
+    insist on https, such as simple-salesforce). Leaving the block stops the server and waits
+    for its thread.
     """
     # IPPROTO_TCP, not the default 0: asyncio only disables Nagle on sockets whose proto says
     # TCP, and with Nagle on, every response uvicorn writes in two parts waits ~40 ms for an ACK.
@@ -63,7 +72,14 @@ def serve(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[s
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
     config = uvicorn.Config(
-        app, loop="asyncio", http="h11", ws="none", lifespan="on", log_level="warning"
+        app,
+        loop="asyncio",
+        http="h11",
+        ws="none",
+        lifespan="on",
+        log_level="warning",
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
     )
     server = _Server(config)
     thread = threading.Thread(target=_run, args=(server, sock), daemon=True, name="asgi-server")
@@ -71,7 +87,8 @@ def serve(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[s
     try:
         if not server.ready.wait(STARTUP_TIMEOUT_SECONDS) or not server.started:
             raise RuntimeError(f"the server did not start on {host}:{bound_port}")
-        yield f"http://{host}:{bound_port}"
+        scheme = "https" if ssl_certfile else "http"
+        yield f"{scheme}://{host}:{bound_port}"
     finally:
         server.should_exit = True
         thread.join()
