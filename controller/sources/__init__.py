@@ -1,0 +1,50 @@
+"""Where people come from: the file source and the Salesforce source, and the choice between them.
+
+`build_source` turns a policy's Source document into the object that reads it; everything else
+only sees the `Source` protocol (and, for sources that can say what changed recently,
+`IncrementalSource`).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+from controller.policy import NamedSource
+from controller.sources.base import Source
+from controller.sources.file import FileSource
+from controller.sources.salesforce import ChangedUsers, SalesforceSource, Watermark
+
+__all__ = [
+    "ChangedUsers",
+    "FileSource",
+    "IncrementalSource",
+    "SalesforceSource",
+    "Source",
+    "Watermark",
+    "build_source",
+]
+
+
+class IncrementalSource(Source, Protocol):
+    """A source that can also list the users changed after a watermark (Salesforce)."""
+
+    async def changed_since(self, watermark: Watermark | None) -> ChangedUsers: ...
+
+
+def build_source(
+    named: NamedSource,
+    *,
+    environ: Mapping[str, str],
+    clock: Callable[[], datetime.datetime],
+) -> Source:
+    """The source a policy's Source document describes; relative paths start at its file."""
+    spec = named.spec
+    if spec.salesforce is not None:
+        return SalesforceSource(
+            named.name, spec.salesforce, base_dir=named.base_dir, environ=environ, clock=clock
+        )
+    if spec.file is not None:
+        return FileSource(named.name, named.base_dir / spec.file.path, clock=clock)
+    raise ValueError(f"source {named.name} has no supported kind")

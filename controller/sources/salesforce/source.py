@@ -1,0 +1,330 @@
+"""The Salesforce source: every user of an org each cycle, and the users changed since a moment.
+
+`read()` is the full read the safety rules rely on: users with their permission sets and frozen
+state, every page followed, and any failure (auth, limits, a query that stops early, a bad
+record) reported as `SourceRead.error`, never as a shorter list. `changed_since()` is the cheap
+incremental read that lets the loop react in seconds; it cannot see a removed permission set
+assignment (that leaves no timestamp) or a user who stopped matching `where`, which is why the
+full read stays the safety net. On REQUEST_LIMIT_EXCEEDED the source stops calling Salesforce
+for a back-off period and answers with an error at once; `api_usage` follows the limits header.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import functools
+import ssl
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from controller.model import SourceRead, SourceUser
+from controller.policy.schema import SalesforceSpec
+from controller.sources.salesforce import records, soql
+from controller.sources.salesforce.auth import (
+    ClientCredentialsTokens,
+    JwtBearerTokens,
+    TokenProvider,
+    load_private_key,
+)
+from controller.sources.salesforce.client import RetryPolicy, SalesforceClient, Sleep
+from controller.sources.salesforce.errors import (
+    BackingOffError,
+    IncompleteQueryError,
+    InvalidRecordError,
+    RequestLimitError,
+    SalesforceConfigError,
+    SalesforceError,
+    scrub,
+)
+
+Clock = Callable[[], datetime.datetime]
+T = TypeVar("T")
+BACKOFF = datetime.timedelta(minutes=15)
+TIMEOUT_SECONDS = 60.0
+SETTLED = datetime.timedelta(minutes=2)
+"""How long after a second no change can still arrive stamped with it (commits are quick)."""
+NO_WATERMARK_AT = datetime.datetime.min.replace(tzinfo=datetime.UTC)
+CHANGES = (
+    (soql.changed_users, "Id", "SystemModstamp"),
+    (soql.changed_logins, "UserId", "LastModifiedDate"),
+    (soql.changed_assignments, "AssigneeId", "SystemModstamp"),
+)
+"""Each incremental query, the user id field of its rows and the timestamp it watches."""
+
+
+def utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx loads every CA certificate for each new client (~45 ms); one context serves all."""
+    return httpx.create_ssl_context()
+
+
+@dataclass(frozen=True)
+class Watermark:
+    """Where the last look for changes ended: the newest timestamp seen, and what was seen at it.
+
+    Salesforce timestamps have whole-second precision, so a change can land in the very second
+    already looked at; asking again from that second and skipping what `seen` holds catches it
+    without reporting anything twice.
+    """
+
+    at: datetime.datetime
+    seen: frozenset[str] = frozenset()
+    """`<timestamp field>:<record id>` of every change stamped exactly `at`."""
+
+
+@dataclass(frozen=True)
+class ChangedUsers:
+    """The users changed after a watermark, and the watermark to pass next time."""
+
+    users: tuple[SourceUser, ...]
+    watermark: Watermark
+    """Where this look ended. When `error` is set it is the watermark passed in (or
+    Watermark(NO_WATERMARK_AT) for None) and must not replace the caller's."""
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class SalesforceSource:
+    """Reads one org's users over the REST API (see the module docstring for the guarantees)."""
+
+    def __init__(
+        self,
+        name: str,
+        spec: SalesforceSpec,
+        *,
+        base_dir: Path,
+        environ: Mapping[str, str],
+        clock: Clock = utc_now,
+        transport: httpx.AsyncBaseTransport | None = None,
+        backoff: datetime.timedelta = BACKOFF,
+        retry: RetryPolicy | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.name = name
+        self.spec = spec
+        self._base_dir = base_dir
+        self._environ = environ
+        self._clock = clock
+        self._backoff = backoff
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(TIMEOUT_SECONDS), verify=_tls_context(), transport=transport
+        )
+        self._client: SalesforceClient | None = None
+        self._tokens: TokenProvider | None = None
+        self._paused: tuple[datetime.datetime, str] | None = None
+        """(until, why) while backing off after REQUEST_LIMIT_EXCEEDED."""
+
+    @property
+    def api_usage(self) -> tuple[int, int] | None:
+        """(used, max) daily API requests, as the last response's Sforce-Limit-Info said."""
+        return None if self._client is None else self._client.api_usage
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def read(self) -> SourceRead:
+        """Every user the policy selects; on any failure no users and `error` saying why."""
+        now = self._clock()
+        try:
+            users = await self._guarded(lambda client: self._users(client, None))
+        except SalesforceError as error:
+            return SourceRead(self.name, (), now, error=self._message(error))
+        return SourceRead(self.name, tuple(users), now)
+
+    async def changed_since(self, watermark: Watermark | None) -> ChangedUsers:
+        """Users changed after `watermark`; None starts watching now (no users, the newest mark)."""
+        try:
+            if watermark is None:
+                return await self._guarded(self._start)
+            since = watermark
+            return await self._guarded(lambda client: self._changes(client, since))
+        except SalesforceError as error:
+            return ChangedUsers(
+                (), watermark or Watermark(NO_WATERMARK_AT), error=self._message(error)
+            )
+
+    # --- guarding: configuration, back-off, messages --------------------------------------------
+
+    async def _guarded(self, call: Callable[[SalesforceClient], Awaitable[T]]) -> T:
+        """Run `call` unless backing off; REQUEST_LIMIT_EXCEEDED starts a back-off."""
+        if self._paused is not None:
+            until, why = self._paused
+            if self._clock() < until:
+                raise BackingOffError(f"{why}; not calling Salesforce until {until.isoformat()}")
+            self._paused = None
+        client = self._connect()
+        try:
+            return await call(client)
+        except RequestLimitError as error:
+            now = self._clock()
+            until = now + self._backoff
+            self._paused = (until, f"{error.error_code} at {now.isoformat()}: {error.message}")
+            raise RequestLimitError(
+                error.error_code,
+                f"{error.message} (the org's daily API limit); "
+                f"not calling Salesforce again until {until.isoformat()}",
+                error.status,
+                where=error.where,
+            ) from None
+
+    def _message(self, error: SalesforceError) -> str:
+        secrets: list[str | None] = [] if self._tokens is None else [*self._tokens.secrets()]
+        if self.spec.auth.client_secret_env:
+            secrets.append(self._environ.get(self.spec.auth.client_secret_env))
+        return scrub(str(error), secrets)
+
+    def _connect(self) -> SalesforceClient:
+        """The client, built on first use so a missing key or variable is an error read."""
+        if self._client is None:
+            self._tokens = self._token_provider()
+            self._client = SalesforceClient(
+                self._http,
+                self._tokens,
+                api_version=self.spec.api_version,
+                batch_size=self.spec.batch_size,
+                retry=self._retry,
+                sleep=self._sleep,
+            )
+        return self._client
+
+    def _token_provider(self) -> TokenProvider:
+        auth = self.spec.auth
+        if auth.flow == "jwt-bearer":
+            if auth.private_key_file is None or auth.username is None:
+                raise SalesforceConfigError("the jwt-bearer flow needs username and privateKeyFile")
+            path = self._base_dir / auth.private_key_file
+            try:
+                pem = path.read_bytes()
+            except OSError as error:
+                raise SalesforceConfigError(
+                    f"cannot read privateKeyFile {path}: {error.strerror or type(error).__name__}"
+                ) from None
+            return JwtBearerTokens(
+                self._http,
+                login_url=auth.login_url,
+                client_id=auth.client_id,
+                username=auth.username,
+                private_key=load_private_key(pem, path=str(path)),
+                clock=self._clock,
+            )
+        variable = auth.client_secret_env or ""
+        secret = self._environ.get(variable)
+        if not secret:
+            raise SalesforceConfigError(
+                f"environment variable {variable} (clientSecretEnv) is not set or empty"
+            )
+        return ClientCredentialsTokens(
+            self._http,
+            instance_url=self.spec.instance_url,
+            client_id=auth.client_id,
+            client_secret=secret,
+        )
+
+    # --- the reads ------------------------------------------------------------------------------
+
+    def _fields(self) -> tuple[str, ...]:
+        try:
+            return soql.user_fields(self.spec.fields)
+        except ValueError as error:
+            raise SalesforceConfigError(f"fields: {error}") from None
+
+    async def _users(self, client: SalesforceClient, ids: Sequence[str] | None) -> list[SourceUser]:
+        """The users selected by the policy's `where` (and among `ids`, when given)."""
+        fields = self._fields()
+        found = await client.query(soql.users(fields, self.spec.where, ids), what="reading users")
+        frozen_rows = await client.query(soql.frozen(ids), what="reading frozen users")
+        frozen = {str(row.get("UserId")) for row in frozen_rows}
+        users: dict[str, SourceUser] = {}
+        for record in found:
+            user_id = str(record.get("Id"))
+            try:
+                child = records.child_result(record)
+            except ValueError as error:
+                raise IncompleteQueryError(str(error)) from None
+            what = f"reading permission sets of user {user_id}"
+            assignments = await client.rest_of(child, what=what)
+            try:
+                user = records.source_user(
+                    record,
+                    requested=fields,
+                    permission_sets=records.permission_set_names(assignments),
+                    frozen=user_id in frozen,
+                )
+            except ValueError as error:
+                raise InvalidRecordError(f"User {user_id}: {error}") from None
+            if user.id in users:
+                raise IncompleteQueryError(f"reading users: User {user.id} came back twice")
+            users[user.id] = user
+        return list(users.values())
+
+    async def _changed_rows(
+        self, client: SalesforceClient, since: Watermark
+    ) -> tuple[set[str], Watermark]:
+        """Ids changed after `since`, and the watermark after them.
+
+        While `since.at` is recent, the queries ask from one second before it (their literal is
+        floored to whole seconds), so every change stamped in that second comes back; those
+        already in `since.seen` are skipped. Once that second is long past (SETTLED), nothing new
+        can carry it, and asking strictly after it spares re-reading what shares it (a bulk
+        load stamps thousands of rows with one second).
+        """
+        changed: set[str] = set()
+        at, seen = since.at, set(since.seen)
+        settled = self._clock() - since.at > SETTLED
+        asked_from = since.at if settled else since.at - datetime.timedelta(seconds=1)
+        for query, id_field, stamp_field in CHANGES:
+            what = f"reading changes ({stamp_field})"
+            for row in await client.query(query(asked_from), what=what):
+                stamp = self._stamp(row, stamp_field, what)
+                key = f"{stamp_field}:{row.get(id_field)}"
+                if stamp < since.at or (stamp == since.at and key in since.seen):
+                    continue
+                changed.add(str(row.get(id_field)))
+                if stamp > at:
+                    at, seen = stamp, set()
+                if stamp == at:
+                    seen.add(key)
+        return changed, Watermark(at, frozenset(seen))
+
+    async def _changes(self, client: SalesforceClient, since: Watermark) -> ChangedUsers:
+        changed, watermark = await self._changed_rows(client, since)
+        users: list[SourceUser] = []
+        for chunk in soql.chunks(sorted(changed)):
+            users.extend(await self._users(client, chunk))
+        return ChangedUsers(tuple(users), watermark)
+
+    async def _start(self, client: SalesforceClient) -> ChangedUsers:
+        """Begin watching at the newest change already made: nothing before it is news."""
+        newest = await self._newest(client)
+        _, watermark = await self._changed_rows(client, Watermark(newest))
+        return ChangedUsers((), watermark)
+
+    async def _newest(self, client: SalesforceClient) -> datetime.datetime:
+        """The newest of the three watched timestamps: changes after it are news."""
+        stamps = []
+        for sobject, field in soql.NEWEST:
+            what = f"reading the newest {sobject}.{field}"
+            for row in await client.query(soql.newest(sobject, field), what=what):
+                stamps.append(self._stamp(row, field, what))
+        return max(stamps, default=self._clock())
+
+    @staticmethod
+    def _stamp(row: Mapping[str, Any], field: str, what: str) -> datetime.datetime:
+        try:
+            return records.parse_datetime(row.get(field))
+        except ValueError as error:
+            raise InvalidRecordError(f"{what}: {field}: {error}") from None
