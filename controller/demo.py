@@ -1,10 +1,11 @@
-"""`provisioner demo`: the whole pipeline on local stand-in apps, telling the three stories.
+"""`provisioner demo`: the whole pipeline on local emulators, telling the three stories.
 
-It starts two SCIM apps (scim2-server) on 127.0.0.1, points the example policy at them through
-the environment, and reads a scratch copy of the example org so it can change people as the
-stories go: provision everyone, show the next plan is empty, then a leaver, a mover and a
-contractor whose end date arrives. It checks each step's outcome and exits 1 if the system did
-not do what the story says.
+It starts the Salesforce emulator seeded with the example org (signing in with the JWT bearer
+flow and a key pair made for the run) and two SCIM apps (scim2-server) on 127.0.0.1, and points
+the example policy at them through the environment. Then: provision everyone and show the next
+plan is empty; a leaver, a mover and a contractor whose end date arrives, each changed in
+Salesforce through the emulator's admin endpoint. It checks each step's outcome and exits 1 if
+the system did not do what the story says.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import datetime
 import os
 import secrets
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +27,15 @@ import yaml
 from controller import render
 from controller.engine import Cycle, Engine, load_policy
 from controller.operations import OpKind
-from emulators import scim_app
+from emulators import credentials, scim_app, serving
+from emulators.salesforce import EmulatorSettings, Org, make_salesforce_app
 from reconcilers import REGISTRY
 
 SEED = Path(__file__).resolve().parent.parent / "emulators" / "seed" / "org.yaml"
 APPS = {"slack": "SLACK_SCIM", "carepoint": "CAREPOINT_SCIM"}
 SCIM_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+CLIENT_ID = "3MVG9-provisioner-demo"
+INTEGRATION_USER = "integration@orion.example"
 
 
 class DemoFailed(Exception):
@@ -40,6 +44,25 @@ class DemoFailed(Exception):
 
 def _say(text: str) -> None:
     typer.secho(f"\n== {text}", bold=True)
+
+
+@contextlib.contextmanager
+def _salesforce(scratch: Path) -> Iterator[dict[str, str]]:
+    """The emulated org, and the environment that signs the policy's Source in to it."""
+    pair = credentials.generate()
+    key = scratch / "salesforce.key"
+    key.write_bytes(pair.key_pem)
+    key.chmod(0o600)
+    settings = EmulatorSettings(client_id=CLIENT_ID, certificate_pem=pair.certificate_pem)
+    with serving.serve(make_salesforce_app(Org.from_seed(SEED), settings)) as url:
+        typer.echo(f"Started the Salesforce emulator at {url} with the example org")
+        yield {
+            "SALESFORCE_INSTANCE_URL": url,
+            "SALESFORCE_LOGIN_URL": url,
+            "SALESFORCE_CLIENT_ID": CLIENT_ID,
+            "SALESFORCE_USERNAME": INTEGRATION_USER,
+            "SALESFORCE_PRIVATE_KEY_FILE": str(key),
+        }
 
 
 @contextlib.contextmanager
@@ -66,14 +89,12 @@ def _seed_accounts_behind_our_back(environ: dict[str, str]) -> None:
     typer.echo("Added two accounts to slack by hand: a break-glass admin and a stale account.")
 
 
-def _edit_org(path: Path, edit: Callable[[list[dict[str, Any]]], None]) -> None:
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    edit(document["users"])
-    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-
-
-def _person(users: list[dict[str, Any]], email: str) -> dict[str, Any]:
-    return next(user for user in users if user["Email"] == email)
+def _change_in_salesforce(environ: dict[str, str], email: str, changes: dict[str, Any]) -> None:
+    """What an admin does in Setup, done through the emulator's admin endpoint."""
+    users = yaml.safe_load(SEED.read_text(encoding="utf-8"))["users"]
+    user_id = next(user["Id"] for user in users if user["Email"] == email)
+    url = f"{environ['SALESFORCE_INSTANCE_URL']}/_emulator/users/{user_id}"
+    httpx.post(url, json=changes).raise_for_status()
 
 
 async def _converge(policy_dir: Path, environ: dict[str, str], *, when: datetime.datetime) -> Cycle:
@@ -109,26 +130,19 @@ def _expect(condition: bool, message: str) -> None:
         raise DemoFailed(message)
 
 
-async def _stories(policy_dir: Path, org: Path, environ: dict[str, str]) -> None:
+async def _stories(policy_dir: Path, environ: dict[str, str]) -> None:
     today = datetime.datetime(2026, 11, 28, 9, 0, tzinfo=datetime.UTC)
     _say("1. First sync: everyone the policy grants gets their accounts and groups")
     first = await _converge(policy_dir, environ, when=today)
     _expect(_kinds(first, "slack").count(OpKind.CREATE) > 0, "nobody was provisioned")
 
     _say("2. Leaver (Orion Tech): Grace Hopper is deactivated in Salesforce")
-    _edit_org(
-        org, lambda users: _person(users, "grace.hopper@orion.example").update(IsActive=False)
-    )
+    _change_in_salesforce(environ, "grace.hopper@orion.example", {"IsActive": False})
     leaver = await _converge(policy_dir, environ, when=today)
     _expect(_kinds(leaver, "slack") == [OpKind.SUSPEND], "the leaver was not exactly suspended")
 
     _say("3. Mover (Beacon Health): Mary Seacole is promoted from Floor Nurse to Charge Nurse")
-    _edit_org(
-        org,
-        lambda users: _person(users, "mary.seacole@orion.example").update(
-            UserRole={"Name": "Charge Nurse"}
-        ),
-    )
+    _change_in_salesforce(environ, "mary.seacole@orion.example", {"UserRole.Name": "Charge Nurse"})
     mover = await _converge(policy_dir, environ, when=today)
     _expect(OpKind.ADD_MEMBER in _kinds(mover, "carepoint"), "the mover gained no admin group")
 
@@ -140,16 +154,17 @@ async def _stories(policy_dir: Path, org: Path, environ: dict[str, str]) -> None
 
 def run(policy_dir: Path = Path("desired-state")) -> int:
     """Tell the stories; 0 when every step converged as expected, 1 otherwise."""
-    with tempfile.TemporaryDirectory(prefix="provisioner-demo-") as scratch:
-        org = Path(scratch) / "org.yaml"
-        org.write_bytes(SEED.read_bytes())
-        with _stand_in_apps() as apps:
-            environ = {**os.environ, **apps, "PROVISIONER_USERS_FILE": str(org)}
-            _seed_accounts_behind_our_back(environ)
-            try:
-                asyncio.run(_stories(policy_dir, org, environ))
-            except DemoFailed as failure:
-                typer.secho(f"\nDemo failed: {failure}", fg="red", err=True)
-                return 1
+    with (
+        tempfile.TemporaryDirectory(prefix="provisioner-demo-") as scratch,
+        _salesforce(Path(scratch)) as salesforce,
+        _stand_in_apps() as apps,
+    ):
+        environ = {**os.environ, **salesforce, **apps}
+        _seed_accounts_behind_our_back(environ)
+        try:
+            asyncio.run(_stories(policy_dir, environ))
+        except DemoFailed as failure:
+            typer.secho(f"\nDemo failed: {failure}", fg="red", err=True)
+            return 1
     typer.secho("\nDemo finished: provisioned, converged, and every story held.", fg="green")
     return 0

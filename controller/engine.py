@@ -14,12 +14,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from controller import desired, executor, plan
+from controller import desired, executor, plan, sources
 from controller.model import AppName, ObservedApp, SourceRead
 from controller.operations import Plan
 from controller.policy import Policy, loader
-from controller.sources.base import Source
-from controller.sources.file import FileSource
+from controller.sources import Source
 from reconcilers.base import AppConnection, AppReconciler, Registry
 
 Clock = Callable[[], datetime.datetime]
@@ -61,13 +60,6 @@ def load_policy(directory: Path, *, registry: Registry, environ: Mapping[str, st
     return loader.load_policy(directory, environ=environ, supported_attributes=supported)
 
 
-def build_source(policy: Policy, clock: Clock) -> Source:
-    named = policy.sources[0]
-    if named.spec.file is None:
-        raise ValueError(f"source {named.name} has no supported kind")
-    return FileSource(named.name, named.base_dir / named.spec.file.path, clock=clock)
-
-
 class Engine:
     """Holds the reconcilers of one policy for as long as the policy is in force."""
 
@@ -82,7 +74,11 @@ class Engine:
     ) -> None:
         self.policy = policy
         self.clock = clock
-        self.source = build_source(policy, clock)
+        """The time policy is evaluated at (end dates); the source keeps the wall clock, since
+        tokens and back-offs live in real time even when a demo or test moves `now`."""
+        self.source: Source = sources.build_source(
+            policy.sources[0], environ=environ, clock=utc_now
+        )
         self.apps = [AppName(name) for name in policy.apps if not only or name in only]
         self.reconcilers: dict[AppName, AppReconciler] = {}
         self.setup_errors: dict[AppName, str] = {}
@@ -104,7 +100,8 @@ class Engine:
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        await asyncio.gather(*(reconciler.aclose() for reconciler in self.reconcilers.values()))
+        closing = [reconciler.aclose() for reconciler in self.reconcilers.values()]
+        await asyncio.gather(self.source.aclose(), *closing)
 
     async def _observe(self, name: AppName) -> ObservedApp:
         if name in self.setup_errors:
