@@ -113,10 +113,14 @@ class Plan:
     """Why something was not planned (a failed read, an excluded account), for the reader."""
     error: str | None = None
     """Set when the app could not be observed: the plan is then empty and must not be applied."""
+    blocked: tuple[Operation, ...] = ()
+    """Operations a safety guard holds this run: shown, counted, never applied."""
+    blocked_reason: str | None = None
+    """Why `blocked` is held, and how to release it, in words for the operator."""
 
     @property
     def in_sync(self) -> bool:
-        return not self.operations and self.error is None
+        return not self.operations and not self.blocked and self.error is None
 
 
 @dataclass(frozen=True)

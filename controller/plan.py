@@ -10,13 +10,15 @@ own listing failed. Operations come out in `OpKind` order, so that each can succ
 
 from __future__ import annotations
 
+import datetime
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from deepdiff import DeepDiff
 
-from controller import matching
+from controller import lifecycle, matching
 from controller.model import (
     CASE_INSENSITIVE_ATTRIBUTES,
     AccountId,
@@ -27,8 +29,10 @@ from controller.model import (
     SourceUserId,
 )
 from controller.operations import ORDER, Change, DriftKind, Operation, OpKind, Orphan, Plan
+from controller.policy.schema import DeprovisionSpec
 
 REMOVALS = frozenset({OpKind.SUSPEND, OpKind.DELETE, OpKind.REMOVE_MEMBER})
+SOURCE_UNTRUSTED = "the source read cannot be trusted to remove anyone this cycle"
 
 
 def _comparable(name: str, value: Any) -> Any:
@@ -51,8 +55,9 @@ def attribute_changes(wanted: Mapping[str, Any], current: Mapping[str, Any]) -> 
 class _Builder:
     """Accumulates one app's operations and drift; the pieces of `compute` share it."""
 
-    def __init__(self, desired: DesiredApp, observed: ObservedApp) -> None:
+    def __init__(self, desired: DesiredApp, observed: ObservedApp, lifecycle: Lifecycle) -> None:
         self.desired = desired
+        self.lifecycle = lifecycle
         self.app = desired.app
         self.operations: list[Operation] = []
         self.drift: Counter[DriftKind] = Counter()
@@ -61,11 +66,11 @@ class _Builder:
         self.members: dict[str, frozenset[AccountId]] = {
             group.name: group.members for group in observed.groups
         }
-        self.held: Counter[OpKind] = Counter()
+        self.held: list[Operation] = []
 
     def add(self, operation: Operation) -> None:
         if operation.kind in REMOVALS and not self.desired.source_complete:
-            self.held[operation.kind] += 1
+            self.held.append(operation)
             return
         self.operations.append(operation)
 
@@ -90,9 +95,8 @@ class _Builder:
         if wanted.active and not account.active:
             self.drift[DriftKind.MISSING] += 1
             self.add(self._op(OpKind.ACTIVATE, wanted, account.id))
-        elif account.active and not wanted.active:
-            self.drift[DriftKind.UNEXPECTED] += 1
-            self.add(self._op(OpKind.SUSPEND, wanted, account.id))
+        elif not wanted.active:
+            self.deprovision(account, wanted.source_id, wanted.reason)
         current = {name for name, ids in self.members.items() if account.id in ids}
         self.memberships(wanted, account.id, current)
 
@@ -112,18 +116,8 @@ class _Builder:
     def unwanted(self, account: ObservedAccount) -> None:
         """A managed account whose user no rule grants this app any more."""
         name = account.user_name
-        if account.active:
-            self.drift[DriftKind.UNEXPECTED] += 1
-            self.add(
-                Operation(
-                    OpKind.SUSPEND,
-                    self.app,
-                    user_name=name,
-                    source_id=SourceUserId(account.external_id or ""),
-                    account_id=account.id,
-                    reason="no access rule grants this app any more",
-                )
-            )
+        source_id = SourceUserId(account.external_id or "")
+        self.deprovision(account, source_id, "no access rule grants this app any more")
         for group in sorted(g for g, ids in self.members.items() if account.id in ids):
             if group in self.desired.managed_groups:
                 self.drift[DriftKind.GROUPS] += 1
@@ -138,6 +132,35 @@ class _Builder:
                         reason="no access rule grants this group any more",
                     )
                 )
+
+    def deprovision(
+        self, account: ObservedAccount, source_id: SourceUserId | None, reason: str
+    ) -> None:
+        """Suspend an active account; delete a suspended one once its grace period has run."""
+        life = self.lifecycle
+        since = life.suspended_since.get(account.id)
+        if life.now is None:
+            kind = OpKind.SUSPEND if account.active else None
+        else:
+            kind = lifecycle.next_step(
+                active=account.active, suspended_since=since, now=life.now, spec=life.spec
+            )
+        if kind is None:
+            return
+        if kind is OpKind.SUSPEND:
+            self.drift[DriftKind.UNEXPECTED] += 1
+        else:
+            reason = f"{reason}; suspended since {since:%Y-%m-%d %H:%M} UTC, grace period over"
+        self.add(
+            Operation(
+                kind,
+                self.app,
+                user_name=account.user_name,
+                source_id=source_id,
+                account_id=account.id,
+                reason=reason,
+            )
+        )
 
     def _op(
         self,
@@ -186,16 +209,31 @@ class _Builder:
             )
 
 
+@dataclass(frozen=True)
+class Lifecycle:
+    """What deprovisioning needs beyond the two states: policy, recorded times, and now."""
+
+    spec: DeprovisionSpec = field(default_factory=DeprovisionSpec)
+    suspended_since: Mapping[AccountId, datetime.datetime] = field(default_factory=dict)
+    now: datetime.datetime | None = None
+    """None plans no deletions at all (suspensions only)."""
+
+
 def compute(
-    desired: DesiredApp, observed: ObservedApp, *, match: Sequence[str], prune: bool = False
+    desired: DesiredApp,
+    observed: ObservedApp,
+    *,
+    match: Sequence[str],
+    prune: bool = False,
+    lifecycle: Lifecycle | None = None,
 ) -> Plan:
     """The plan that converges one app. Pure: same inputs, same plan.
 
-    With `prune`, active orphans are suspended too; otherwise they are only reported.
+    With `prune`, orphans are deprovisioned too; otherwise they are only reported.
     """
     if not observed.ok:
         return Plan(desired.app, (), {}, error=f"could not observe the app: {observed.error}")
-    builder = _Builder(desired, observed)
+    builder = _Builder(desired, observed, lifecycle or Lifecycle())
     links = matching.link(desired, observed, match)
     for source_id, wanted in sorted(desired.accounts.items(), key=lambda i: i[1].user_name):
         if matching.is_excluded(desired.exclude, wanted.user_name, wanted.email):
@@ -205,22 +243,10 @@ def compute(
         builder.unwanted(account)
     if prune:
         for orphan in sorted(links.orphans, key=lambda a: a.user_name):
-            if orphan.active:
-                builder.add(
-                    Operation(
-                        OpKind.SUSPEND,
-                        desired.app,
-                        user_name=orphan.user_name,
-                        account_id=orphan.id,
-                        reason="orphan: no source user, and the app prunes",
-                    )
-                )
+            builder.deprovision(orphan, None, "orphan: no source user, and the app prunes")
     builder.missing_groups()
     builder.drift[DriftKind.ORPHANED] = len(links.orphans)
     notes = list(builder.notes)
-    if builder.held:
-        held = ", ".join(f"{count} {kind}" for kind, count in sorted(builder.held.items()))
-        notes.append(f"held because the source read was incomplete: {held}")
     if links.excluded:
         notes.append(f"{len(links.excluded)} excluded account(s) left untouched")
     if links.left_alone:
@@ -231,4 +257,12 @@ def compute(
         for account in sorted(links.orphans, key=lambda a: a.user_name)
     )
     drift = {kind: builder.drift.get(kind, 0) for kind in DriftKind}
-    return Plan(desired.app, tuple(operations), drift, orphans=orphans, notes=tuple(notes))
+    return Plan(
+        desired.app,
+        tuple(operations),
+        drift,
+        orphans=orphans,
+        notes=tuple(notes),
+        blocked=tuple(sorted(builder.held, key=lambda op: ORDER[op.kind])),
+        blocked_reason=SOURCE_UNTRUSTED if builder.held else None,
+    )

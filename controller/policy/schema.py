@@ -97,6 +97,9 @@ class SourceSpec(Strict):
     """A date field (e.g. Contractor_End_Date__c): from that date on, the user is inactive."""
     frozen_is_inactive: bool = True
     """Frozen Salesforce users (UserLogin.IsFrozen) lose access like deactivated ones."""
+    max_active_drop_percent: Annotated[float, Field(ge=0, le=100)] = 10.0
+    """A read whose active users fell by more than this since the last trusted read removes
+    nobody (a broken filter or a half-migrated org looks exactly like mass departure)."""
 
     @model_validator(mode="after")
     def _one_kind(self) -> SourceSpec:
@@ -122,8 +125,10 @@ class AuthSpec(Strict):
 
 class DeprovisionSpec(Strict):
     action: Literal["suspend", "delete"] = "suspend"
+    """suspend: deactivate, and delete only if deleteAfter says when. delete: suspend, then
+    delete on a later run (never in the run that first sees the account suspended)."""
     delete_after: str | None = None
-    """With action suspend: delete this long after suspending (e.g. 30d). Not yet applied."""
+    """Delete this long after the account was first seen suspended (e.g. 30d)."""
 
     @field_validator("delete_after")
     @classmethod
@@ -161,6 +166,8 @@ class ConnectedAppSpec(Strict):
     safety: SafetySpec = SafetySpec()
     rate_limit: RateLimitSpec = RateLimitSpec()
     page_size: Annotated[int, Field(ge=1, le=1000)] = 100
+    mode: Literal["enforce", "observe"] = "enforce"
+    """observe: plan and report drift, never write; for onboarding an app safely."""
 
     @field_validator("endpoint")
     @classmethod

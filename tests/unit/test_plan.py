@@ -151,7 +151,8 @@ def test_failed_source_read_holds_every_removal_but_not_creates() -> None:
     app = observed(account("1", "ada@x", external_id="005A"))
     result = plan.compute(wanted, app, match=MATCH)
     assert kinds(result) == [(OpKind.CREATE, "new@x")]
-    assert any("held" in note for note in result.notes)
+    assert [op.kind for op in result.blocked] == [OpKind.SUSPEND]
+    assert result.blocked_reason is not None and "cannot be trusted" in result.blocked_reason
 
 
 def test_failed_observation_plans_nothing() -> None:

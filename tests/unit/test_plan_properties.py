@@ -6,18 +6,43 @@ deprovisions an excluded, unmanaged or unread account.
 
 from __future__ import annotations
 
+import datetime
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller import matching, plan
-from controller.model import DesiredApp, ObservedAccount, ObservedApp
+from controller import guard, matching, plan
+from controller.model import AccountId, DesiredApp, ObservedAccount, ObservedApp
 from controller.operations import OpKind
+from controller.policy.schema import DeprovisionSpec, SafetySpec
 from tests.fakes import account, apply_plan, desired_account, desired_app, observed
 
 GROUPS = ("a", "b", "c")
 NAMES = ("Ada", "Bob", "Cy", None)
 MATCH = ["externalId", "userName", "email"]
 EXAMPLES = settings(max_examples=500, deadline=None)
+NOW = datetime.datetime(2026, 11, 28, tzinfo=datetime.UTC)
+
+
+@st.composite
+def lifecycles(draw: st.DrawFn, app: ObservedApp) -> plan.Lifecycle:
+    """A deprovisioning policy and, for some suspended accounts, when they were suspended."""
+    spec = draw(
+        st.sampled_from(
+            [
+                DeprovisionSpec(),
+                DeprovisionSpec(action="delete"),
+                DeprovisionSpec(delete_after="1d"),
+            ]
+        )
+    )
+    days = st.sampled_from([0, 1, 2])
+    since = {
+        a.id: NOW - datetime.timedelta(days=draw(days))
+        for a in app.accounts
+        if not a.active and draw(st.booleans())
+    }
+    return plan.Lifecycle(spec, since, NOW)
 
 
 @st.composite
@@ -70,21 +95,31 @@ def scenarios(draw: st.DrawFn) -> tuple[DesiredApp, ObservedApp, bool]:
 
 
 @EXAMPLES
-@given(scenarios())
-def test_after_apply_the_next_plan_is_empty(scenario: tuple[DesiredApp, ObservedApp, bool]) -> None:
+@given(scenarios(), st.data())
+def test_after_apply_the_next_plan_is_empty(
+    scenario: tuple[DesiredApp, ObservedApp, bool], data: st.DataObject
+) -> None:
     wanted, app, prune = scenario
-    first = plan.compute(wanted, app, match=MATCH, prune=prune)
-    second = plan.compute(wanted, apply_plan(app, first), match=MATCH, prune=prune)
+    life = data.draw(lifecycles(app))
+    first = plan.compute(wanted, app, match=MATCH, prune=prune, lifecycle=life)
+    # What apply records: an account suspended now starts its grace period now.
+    after = apply_plan(app, first)
+    suspended = {op.account_id for op in first.operations if op.kind is OpKind.SUSPEND}
+    since = {k: v for k, v in life.suspended_since.items() if k in {a.id for a in after.accounts}}
+    since.update({AccountId(str(i)): NOW for i in suspended if i})
+    later = plan.Lifecycle(life.spec, since, NOW)
+    second = plan.compute(wanted, after, match=MATCH, prune=prune, lifecycle=later)
     assert second.operations == ()
 
 
 @EXAMPLES
-@given(scenarios())
+@given(scenarios(), st.data())
 def test_never_deprovisions_excluded_unmanaged_or_when_the_source_is_incomplete(
-    scenario: tuple[DesiredApp, ObservedApp, bool],
+    scenario: tuple[DesiredApp, ObservedApp, bool], data: st.DataObject
 ) -> None:
     wanted, app, prune = scenario
-    result = plan.compute(wanted, app, match=MATCH, prune=prune)
+    life = data.draw(lifecycles(app))
+    result = plan.compute(wanted, app, match=MATCH, prune=prune, lifecycle=life)
     by_id = {a.id: a for a in app.accounts}
     adopted = {op.account_id for op in result.operations if op.kind is OpKind.LINK}
     for op in result.operations:
@@ -96,7 +131,11 @@ def test_never_deprovisions_excluded_unmanaged_or_when_the_source_is_incomplete(
         email = target.attributes.get("emails.work")
         assert not matching.is_excluded(wanted.exclude, target.user_name, email)
         managed = target.external_id in wanted.known_source_ids or target.id in adopted
-        assert managed or (prune and op.kind is OpKind.SUSPEND), "unmanaged account touched"
+        assert managed or prune, "unmanaged account touched"
+        if op.kind is OpKind.DELETE:
+            assert not target.active, "deleted without being suspended first"
+            since = life.suspended_since.get(target.id)
+            assert since is not None and since < NOW, "deleted on first sight"
 
 
 @EXAMPLES
@@ -105,3 +144,25 @@ def test_an_unread_app_gets_no_operations(scenario: tuple[DesiredApp, ObservedAp
     wanted, app, prune = scenario
     broken = ObservedApp(app.app, app.accounts[:1], app.groups, error="page 2 failed")
     assert plan.compute(wanted, broken, match=MATCH, prune=prune).operations == ()
+
+
+@EXAMPLES
+@given(scenarios(), st.integers(0, 4), st.floats(0, 100), st.booleans())
+def test_deprovision_thresholds_always_hold(
+    scenario: tuple[DesiredApp, ObservedApp, bool], per_run: int, percent: float, allow: bool
+) -> None:
+    wanted, app, prune = scenario
+    safety = SafetySpec(max_deprovisions_per_run=per_run, max_deprovisions_percent=percent)
+    planned = plan.compute(wanted, app, match=MATCH, prune=prune)
+    held = guard.hold_deprovisions(
+        planned, accounts=len(app.accounts), safety=safety, allow_deprovisions=allow
+    )
+    destructive = [op for op in held.operations if op.kind.destructive]
+    others = [op for op in held.operations if not op.kind.destructive]
+    assert others == [op for op in planned.operations if not op.kind.destructive]
+    if not allow:
+        within = guard.deprovision_limit_exceeded(len(destructive), len(app.accounts), safety)
+        assert within is None, "more deprovisions than the limits allow"
+        assert len(destructive) + len(held.blocked) >= len(
+            [op for op in planned.operations if op.kind.destructive]
+        )

@@ -1,0 +1,92 @@
+"""PURE: the safety guards between a plan and its application (DESIGN.md section 6).
+
+Two judgements, both data in and data out, so `plan` shows exactly what `apply` will hold:
+`judge_source` decides whether a source read can be trusted to remove anyone (a failed read,
+zero active users, or a sudden drop in active users cannot), and `hold_deprovisions` holds an
+app's suspensions and deletions when there are more of them than its policy allows in one run.
+Every tool in this field grew such guards after an incident (reference/prior-art.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from controller.operations import Plan
+from controller.policy.schema import SafetySpec
+
+OVERRIDE = "provisioner apply --allow-deprovisions"
+
+
+@dataclass(frozen=True)
+class SourceVerdict:
+    trusted: bool
+    reason: str | None = None
+    """Why the read cannot be trusted to remove anyone; None when it can."""
+
+
+def judge_source(
+    *,
+    error: str | None,
+    active: int,
+    last_good_active: int | None,
+    max_drop_percent: float,
+    accept_drop: bool = False,
+) -> SourceVerdict:
+    """Whether absence from this read may count as a reason to deprovision.
+
+    `accept_drop` is the operator confirming a real mass departure (apply
+    --allow-deprovisions); a failed read or an empty one is never accepted.
+    """
+    if error is not None:
+        return SourceVerdict(False, f"the source read failed: {error}")
+    if active == 0:
+        return SourceVerdict(False, "the source read returned zero active users")
+    if last_good_active:
+        drop = (last_good_active - active) * 100 / last_good_active
+        if drop > max_drop_percent and not accept_drop:
+            return SourceVerdict(
+                False,
+                f"active users dropped from {last_good_active} to {active} ({drop:.1f}%), "
+                f"more than maxActiveDropPercent {max_drop_percent:g}%",
+            )
+    return SourceVerdict(True)
+
+
+def deprovision_limit_exceeded(count: int, accounts: int, safety: SafetySpec) -> str | None:
+    """The limit `count` deprovisions break in an app of `accounts` accounts, in words."""
+    if count > safety.max_deprovisions_per_run:
+        return (
+            f"{count} deprovisions exceed maxDeprovisionsPerRun {safety.max_deprovisions_per_run}"
+        )
+    percent = count * 100 / max(accounts, 1)
+    if count and percent > safety.max_deprovisions_percent:
+        return (
+            f"{count} deprovisions of {accounts} accounts ({percent:.1f}%) exceed "
+            f"maxDeprovisionsPercent {safety.max_deprovisions_percent:g}%"
+        )
+    return None
+
+
+def hold_deprovisions(
+    plan: Plan, *, accounts: int, safety: SafetySpec, allow_deprovisions: bool
+) -> Plan:
+    """The plan with every suspend and delete held when there are too many for one run.
+
+    Creates, updates and memberships still proceed. `allow_deprovisions` is the operator's
+    one-time override; the plan then says it was used.
+    """
+    destructive = [op for op in plan.operations if op.kind.destructive]
+    reason = deprovision_limit_exceeded(len(destructive), accounts, safety)
+    if reason is None:
+        return plan
+    if allow_deprovisions:
+        note = f"{reason}; allowed once by --allow-deprovisions"
+        return dataclasses.replace(plan, notes=(*plan.notes, note))
+    kept = tuple(op for op in plan.operations if not op.kind.destructive)
+    return dataclasses.replace(
+        plan,
+        operations=kept,
+        blocked=(*plan.blocked, *destructive),
+        blocked_reason=f"{reason}; review them, then run `{OVERRIDE}` to allow them once",
+    )
