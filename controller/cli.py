@@ -22,6 +22,7 @@ from controller import engine, errors, render
 from controller.engine import Cycle, Engine
 from controller.policy import Policy
 from controller.policy.schema import Document
+from controller.state import StateStore
 from reconcilers import REGISTRY
 
 EXIT_IN_SYNC, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
@@ -53,6 +54,25 @@ AppOption = Annotated[
 ]
 
 
+def _default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(base) / "provisioner"
+
+
+StateOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-dir",
+        help=(
+            "Where apply remembers the last trusted source size and when accounts were "
+            "suspended (for deleteAfter). plan only reads it."
+        ),
+        envvar="PROVISIONER_STATE_DIR",
+        show_default="$XDG_STATE_HOME/provisioner",
+    ),
+]
+
+
 class Format(enum.StrEnum):
     text = "text"
     json = "json"
@@ -76,15 +96,18 @@ def _check_apps(policy: Policy, only: list[str] | None) -> None:
         raise typer.Exit(EXIT_ERROR)
 
 
-async def _plan(policy: Policy, only: list[str] | None) -> Cycle:
-    async with Engine(policy, registry=REGISTRY, environ=os.environ, only=only) as running:
+async def _plan(policy: Policy, only: list[str] | None, state_dir: Path | None) -> Cycle:
+    store = StateStore(state_dir or _default_state_dir())
+    async with Engine(
+        policy, registry=REGISTRY, environ=os.environ, only=only, state=store
+    ) as running:
         return await running.plan()
 
 
 def plan_exit_code(cycle: Cycle) -> int:
     if cycle.failed:
         return EXIT_ERROR
-    return EXIT_IN_SYNC if cycle.in_sync else EXIT_CHANGES
+    return EXIT_IN_SYNC if cycle.in_sync and not cycle.blocked else EXIT_CHANGES
 
 
 @app.command()
@@ -113,6 +136,7 @@ def plan(
     policy: PolicyOption = Path("desired-state"),
     only: AppOption = None,
     output: Annotated[Format, typer.Option("--format", "-f", help="text or json.")] = Format.text,
+    state_dir: StateOption = None,
 ) -> None:
     """Show what `apply` would change, changing nothing.
 
@@ -121,38 +145,76 @@ def plan(
     """
     loaded = _load_or_exit(policy)
     _check_apps(loaded, only)
-    cycle = asyncio.run(_plan(loaded, only))
+    cycle = asyncio.run(_plan(loaded, only, state_dir))
     typer.echo(render.plan_json(cycle) if output is Format.json else render.plan_text(cycle))
     raise typer.Exit(plan_exit_code(cycle))
 
 
-async def _apply(policy: Policy, only: list[str] | None) -> Cycle:
-    async with Engine(policy, registry=REGISTRY, environ=os.environ, only=only) as running:
+async def _apply(
+    policy: Policy, only: list[str] | None, state_dir: Path | None, *, allow_deprovisions: bool
+) -> Cycle:
+    store = StateStore(state_dir or _default_state_dir())
+    async with Engine(
+        policy,
+        registry=REGISTRY,
+        environ=os.environ,
+        only=only,
+        state=store,
+        allow_deprovisions=allow_deprovisions,
+    ) as running:
         cycle = await running.plan()
         typer.echo(render.plan_text(cycle))
-        if cycle.in_sync:
-            return cycle
-        typer.echo("\nApplying:")
+        if any(app.plan.operations and not app.observe_only for app in cycle.apps):
+            typer.echo("\nApplying:")
         return await running.apply(
             cycle, on_outcome=lambda outcome: typer.echo(render.outcome_line(outcome))
         )
 
 
 @app.command()
-def apply(policy: PolicyOption = Path("desired-state"), only: AppOption = None) -> None:
+def apply(
+    policy: PolicyOption = Path("desired-state"),
+    only: AppOption = None,
+    allow_deprovisions: Annotated[
+        bool,
+        typer.Option(
+            "--allow-deprovisions",
+            help=(
+                "For this run only, after reviewing what `plan` shows as blocked: lift "
+                "maxDeprovisionsPerRun and maxDeprovisionsPercent, and accept a drop in active "
+                "users above maxActiveDropPercent as real. Failed or empty source reads, "
+                "exclusions and unmanaged accounts stay protected."
+            ),
+        ),
+    ] = False,
+    state_dir: StateOption = None,
+) -> None:
     """Converge every app once: plan, then carry the plan out, printing each operation.
 
-    Exits 0 when everything succeeded, 1 when anything failed or could not be read.
+    Safety guards hold deprovisions when the source read cannot be trusted or when an app
+    would lose more accounts than its policy allows in one run; creates and updates still go.
+    Exits 0 when everything succeeded, 1 when anything failed, could not be read, or was held.
     """
     loaded = _load_or_exit(policy)
     _check_apps(loaded, only)
-    cycle = asyncio.run(_apply(loaded, only))
+    if allow_deprovisions:
+        typer.echo(
+            "warning: --allow-deprovisions: deprovision limits are lifted for this run", err=True
+        )
+    cycle = asyncio.run(_apply(loaded, only, state_dir, allow_deprovisions=allow_deprovisions))
     reports = [app.report for app in cycle.apps if app.report is not None]
     if reports:
         typer.echo("")
         for report in reports:
             typer.echo(render.report_summary(report))
-    raise typer.Exit(EXIT_ERROR if cycle.failed else EXIT_IN_SYNC)
+    for app_cycle in cycle.apps:
+        if app_cycle.plan.blocked:
+            typer.echo(
+                f"blocked: {app_cycle.app}: {len(app_cycle.plan.blocked)} operations held: "
+                f"{app_cycle.plan.blocked_reason}",
+                err=True,
+            )
+    raise typer.Exit(EXIT_ERROR if cycle.failed or cycle.blocked else EXIT_IN_SYNC)
 
 
 @app.command()

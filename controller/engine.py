@@ -9,16 +9,18 @@ and fail alone: one app that cannot be reached gets a plan with an error, the ot
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from controller import desired, executor, plan, sources
-from controller.model import AppName, ObservedApp, SourceRead
-from controller.operations import Plan
+from controller import desired, executor, guard, plan, sources
+from controller.model import AccountId, AppName, DesiredApp, ObservedApp, SourceRead
+from controller.operations import OpKind, Plan
 from controller.policy import Policy, loader
 from controller.sources import Source
+from controller.state import StateStore
 from reconcilers.base import AppConnection, AppReconciler, Registry
 
 Clock = Callable[[], datetime.datetime]
@@ -32,6 +34,11 @@ def utc_now() -> datetime.datetime:
 class AppCycle:
     app: AppName
     plan: Plan
+    observed: ObservedApp
+    managed: frozenset[AccountId] = frozenset()
+    """Accounts the controller may deprovision: linked to a known user, or any when pruning."""
+    observe_only: bool = False
+    """The app's policy says `mode: observe`: planned and reported, never written."""
     report: executor.ApplyReport | None = None
 
 
@@ -40,11 +47,17 @@ class Cycle:
     revision: str
     source: SourceRead
     evaluation: desired.Evaluation
+    verdict: guard.SourceVerdict
     apps: tuple[AppCycle, ...]
 
     @property
     def in_sync(self) -> bool:
         return all(app.plan.in_sync for app in self.apps)
+
+    @property
+    def blocked(self) -> bool:
+        """Something a guard holds: an untrusted source, or too many deprovisions in an app."""
+        return not self.verdict.trusted or any(app.plan.blocked for app in self.apps)
 
     @property
     def failed(self) -> bool:
@@ -71,8 +84,14 @@ class Engine:
         environ: Mapping[str, str],
         clock: Clock = utc_now,
         only: Sequence[str] | None = None,
+        state: StateStore | None = None,
+        allow_deprovisions: bool = False,
     ) -> None:
         self.policy = policy
+        self.state_store = state or StateStore(None)
+        self.state = self.state_store.load()
+        self.allow_deprovisions = allow_deprovisions
+        """The operator's one-time override of the deprovision thresholds (never of rules 1-3)."""
         self.clock = clock
         """The time policy is evaluated at (end dates); the source keeps the wall clock, since
         tokens and back-offs live in real time even when a demo or test moves `now`."""
@@ -108,38 +127,85 @@ class Engine:
             return ObservedApp(name, (), (), error=self.setup_errors[name])
         return await self.reconcilers[name].observe()
 
+    def _verdict(self, read: SourceRead, evaluation: desired.Evaluation) -> guard.SourceVerdict:
+        source = self.policy.sources[0]
+        active = sum(1 for state in evaluation.users.values() if state.active)
+        return guard.judge_source(
+            error=read.error,
+            active=active,
+            last_good_active=self.state.last_good_active.get(source.name),
+            max_drop_percent=source.spec.max_active_drop_percent,
+            accept_drop=self.allow_deprovisions,
+        )
+
+    def _plan_app(
+        self, want: DesiredApp, seen: ObservedApp, *, trusted: bool, now: datetime.datetime
+    ) -> AppCycle:
+        spec = self.policy.apps[want.app]
+        want = dataclasses.replace(want, source_complete=want.source_complete and trusted)
+        life = plan.Lifecycle(spec.deprovision, self.state.suspensions(want.app), now)
+        planned = plan.compute(want, seen, match=spec.match, prune=spec.prune, lifecycle=life)
+        if planned.error is None:
+            planned = guard.hold_deprovisions(
+                planned,
+                accounts=len(seen.accounts),
+                safety=spec.safety,
+                allow_deprovisions=self.allow_deprovisions,
+            )
+        managed = frozenset(
+            a.id for a in seen.accounts if spec.prune or a.external_id in want.known_source_ids
+        )
+        return AppCycle(want.app, planned, seen, managed, observe_only=spec.mode == "observe")
+
     async def plan(self) -> Cycle:
-        """Read, evaluate, observe and plan every app; writes nothing."""
+        """Read, evaluate, observe, plan and guard every app; writes nothing anywhere."""
         read, observed = await asyncio.gather(
             self.source.read(), asyncio.gather(*(self._observe(name) for name in self.apps))
         )
-        evaluation = desired.evaluate(self.policy, read, now=self.clock())
+        now = self.clock()
+        evaluation = desired.evaluate(self.policy, read, now=now)
+        verdict = self._verdict(read, evaluation)
         cycles = tuple(
-            AppCycle(
-                name,
-                plan.compute(
-                    evaluation.apps[name],
-                    seen,
-                    match=self.policy.apps[name].match,
-                    prune=self.policy.apps[name].prune,
-                ),
-            )
+            self._plan_app(evaluation.apps[name], seen, trusted=verdict.trusted, now=now)
             for name, seen in zip(self.apps, observed, strict=True)
         )
-        return Cycle(self.policy.revision, read, evaluation, cycles)
+        return Cycle(self.policy.revision, read, evaluation, verdict, cycles)
 
     async def apply(
         self, cycle: Cycle, *, on_outcome: Callable[[executor.Outcome], None] | None = None
     ) -> Cycle:
-        """Carry out the plans of `cycle`; apps converge concurrently and fail alone."""
+        """Carry out the plans of `cycle`; apps converge concurrently and fail alone.
+
+        Then remember what later runs need: the active users of a trusted read, and when each
+        managed account was first seen or made suspended.
+        """
 
         async def one(app: AppCycle) -> AppCycle:
-            if app.plan.error is not None or not app.plan.operations:
+            if app.plan.error is not None or not app.plan.operations or app.observe_only:
                 return app
             report = await executor.execute(
                 app.plan, self.reconcilers[app.app], on_outcome=on_outcome
             )
-            return AppCycle(app.app, app.plan, report)
+            return dataclasses.replace(app, report=report)
 
         applied = await asyncio.gather(*(one(app) for app in cycle.apps))
-        return Cycle(cycle.revision, cycle.source, cycle.evaluation, tuple(applied))
+        self._remember(cycle, applied)
+        return dataclasses.replace(cycle, apps=tuple(applied))
+
+    def _remember(self, cycle: Cycle, applied: Sequence[AppCycle]) -> None:
+        now = self.clock()
+        if cycle.verdict.trusted:
+            active = sum(1 for state in cycle.evaluation.users.values() if state.active)
+            self.state.last_good_active[self.policy.sources[0].name] = active
+        for app in applied:
+            self.state.observe_suspensions(app.observed, app.managed, now)
+            suspended = self.state.suspended_since.setdefault(app.app, {})
+            for outcome in app.report.outcomes if app.report else ():
+                account = outcome.operation.account_id
+                if outcome.result != executor.SUCCESS or account is None:
+                    continue
+                if outcome.operation.kind is OpKind.SUSPEND:
+                    suspended[account] = now
+                elif outcome.operation.kind in (OpKind.DELETE, OpKind.ACTIVATE):
+                    suspended.pop(account, None)
+        self.state_store.save(self.state)

@@ -65,8 +65,11 @@ def plan_text(cycle: Cycle) -> str:
         head = f"Source {read.source}: {len(read.users)} users read"
         head += f" ({', '.join(f'{n} {state}' for state, n in sorted(states.items()))})"
     else:
-        head = f"Source {read.source}: READ FAILED: {read.error}; nothing will be removed"
-    lines = [f"{head}. Policy revision {cycle.revision}.", ""]
+        head = f"Source {read.source}: READ FAILED: {read.error}"
+    lines = [f"{head}. Policy revision {cycle.revision}."]
+    if not cycle.verdict.trusted:
+        lines.append(f"SAFETY: {cycle.verdict.reason}: nobody is deprovisioned this cycle.")
+    lines.append("")
     lines += [f"warning: {problem}" for problem in cycle.evaluation.problems]
     for app in cycle.apps:
         plan = app.plan
@@ -74,9 +77,13 @@ def plan_text(cycle: Cycle) -> str:
             lines.append(f"{app.app}: ERROR: {plan.error}")
             lines.append("")
             continue
-        lines.append(f"{app.app}: {summary(plan)}")
+        mode = "  (observe-only: nothing is written)" if app.observe_only else ""
+        lines.append(f"{app.app}: {summary(plan)}{mode}")
         for operation in plan.operations:
             lines.extend(_operation_lines(operation))
+        if plan.blocked:
+            lines.append(f"  BLOCKED {len(plan.blocked)}: {plan.blocked_reason}")
+            lines.extend(f"  !{operation_line(op)[3:]}" for op in plan.blocked)
         drift = ", ".join(f"{kind.value} {n}" for kind, n in plan.drift.items() if n)
         if drift:
             lines.append(f"  drift: {drift}")
@@ -86,8 +93,10 @@ def plan_text(cycle: Cycle) -> str:
         lines.extend(f"  note: {note}" for note in plan.notes)
         lines.append("")
     total = sum(len(app.plan.operations) for app in cycle.apps)
-    if total:
-        lines.append(f"Plan: {_count(total, 'operation')} in {_count(len(cycle.apps), 'app')}.")
+    held = sum(len(app.plan.blocked) for app in cycle.apps)
+    if total or held:
+        line = f"Plan: {_count(total, 'operation')} in {_count(len(cycle.apps), 'app')}"
+        lines.append(f"{line}, {held} blocked by safety guards." if held else f"{line}.")
     else:
         lines.append("No changes: every app is in sync with the policy.")
     return "\n".join(lines)
@@ -118,6 +127,8 @@ def plan_json(cycle: Cycle) -> str:
         },
         "problems": list(cycle.evaluation.problems),
         "inSync": cycle.in_sync,
+        "sourceTrusted": cycle.verdict.trusted,
+        "sourceVerdict": cycle.verdict.reason,
         "apps": [
             {
                 "app": app.app,
@@ -129,6 +140,9 @@ def plan_json(cycle: Cycle) -> str:
                     for o in app.plan.orphans
                 ],
                 "notes": list(app.plan.notes),
+                "blocked": [_operation_json(op) for op in app.plan.blocked],
+                "blockedReason": app.plan.blocked_reason,
+                "observeOnly": app.observe_only,
             }
             for app in cycle.apps
         ],

@@ -40,6 +40,12 @@ spec:
   auth: {bearerTokenEnv: TOOL_SCIM_TOKEN}
   match: [externalId, userName, email]
   pageSize: 50
+  safety:
+    maxDeprovisionsPerRun: ${MAX_DEPROVISIONS:-10}
+    maxDeprovisionsPercent: 50
+  deprovision:
+    action: ${DEPROVISION_ACTION:-suspend}
+  mode: ${TOOL_MODE:-enforce}
   attributes:
     userName: "{{ user.Email | lower }}"
     displayName: "{{ user.FirstName }} {{ user.LastName }}"
@@ -145,7 +151,12 @@ def world(tmp_path: Path) -> Iterator[World]:
         policy.mkdir()
         (policy / "policy.yaml").write_text(POLICY)
         users_file = policy / "users.yaml"
-        env = {**os.environ, "TOOL_SCIM_URL": url, "TOOL_SCIM_TOKEN": TOKEN}
+        env = {
+            **os.environ,
+            "TOOL_SCIM_URL": url,
+            "TOOL_SCIM_TOKEN": TOKEN,
+            "PROVISIONER_STATE_DIR": str(tmp_path / "state"),
+        }
         headers = {"Authorization": f"Bearer {TOKEN}"}
         with httpx.Client(base_url=url, headers=headers) as client:
             world = World(policy, users_file, env, client)

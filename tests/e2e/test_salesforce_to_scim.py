@@ -48,6 +48,7 @@ def env(tmp_path: Path) -> Iterator[dict[str, str]]:
             "SLACK_SCIM_TOKEN": TOKEN,
             "CAREPOINT_SCIM_URL": care,
             "CAREPOINT_SCIM_TOKEN": TOKEN,
+            "PROVISIONER_STATE_DIR": str(tmp_path / "state"),
         }
 
 
