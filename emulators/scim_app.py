@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import signal
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -97,10 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     with serve(make_scim_app(args.token), host=args.host, port=args.port) as url:
         print(f"Serving SCIM on {url}; Ctrl+C or SIGTERM stops it.", flush=True)
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        with contextlib.suppress(KeyboardInterrupt):
-            stop.wait()
+        serving.wait_for_stop()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import socket
 import threading
 from collections.abc import Awaitable, Callable, Iterator
@@ -93,3 +94,11 @@ def serve(
         server.should_exit = True
         thread.join()
         sock.close()
+
+
+def wait_for_stop() -> None:
+    """Block a standalone emulator's main thread until Ctrl+C or SIGTERM."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()

@@ -7,10 +7,7 @@ in-process instead.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import signal
-import threading
 from pathlib import Path
 
 from emulators import serving
@@ -52,10 +49,7 @@ def main(argv: list[str] | None = None) -> None:
         ssl_keyfile=args.ssl_keyfile,
     ) as url:
         print(f"Serving Salesforce on {url}; Ctrl+C or SIGTERM stops it.", flush=True)
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        with contextlib.suppress(KeyboardInterrupt):
-            stop.wait()
+        serving.wait_for_stop()
 
 
 if __name__ == "__main__":
