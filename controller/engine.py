@@ -159,6 +159,9 @@ class Engine:
 
     async def plan(self) -> Cycle:
         """Read, evaluate, observe, plan and guard every app; writes nothing anywhere."""
+        # Read afresh: an operator's `apply --allow-deprovisions` beside a running controller
+        # records the new trusted source size, and this process must not overwrite it.
+        self.state = self.state_store.load()
         read, observed = await asyncio.gather(
             self.source.read(), asyncio.gather(*(self._observe(name) for name in self.apps))
         )
