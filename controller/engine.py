@@ -14,6 +14,7 @@ import datetime
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from controller import desired, executor, guard, plan, sources
 from controller.model import AccountId, AppName, DesiredApp, ObservedApp, SourceRead
@@ -24,6 +25,8 @@ from controller.state import StateStore
 from reconcilers.base import AppConnection, AppReconciler, Registry
 
 Clock = Callable[[], datetime.datetime]
+HttpHooks = Callable[[str], Mapping[str, list[Callable[..., Any]]] | None]
+"""httpx event hooks for a target (an app's name, or "salesforce"): how metrics see requests."""
 
 
 def utc_now() -> datetime.datetime:
@@ -86,6 +89,7 @@ class Engine:
         only: Sequence[str] | None = None,
         state: StateStore | None = None,
         allow_deprovisions: bool = False,
+        http_hooks: HttpHooks | None = None,
     ) -> None:
         self.policy = policy
         self.state_store = state or StateStore(None)
@@ -95,8 +99,9 @@ class Engine:
         self.clock = clock
         """The time policy is evaluated at (end dates); the source keeps the wall clock, since
         tokens and back-offs live in real time even when a demo or test moves `now`."""
+        hooks = http_hooks or (lambda _target: None)
         self.source: Source = sources.build_source(
-            policy.sources[0], environ=environ, clock=utc_now
+            policy.sources[0], environ=environ, clock=utc_now, event_hooks=hooks("salesforce")
         )
         self.apps = [AppName(name) for name in policy.apps if not only or name in only]
         self.reconcilers: dict[AppName, AppReconciler] = {}
@@ -111,7 +116,11 @@ class Engine:
                     self.setup_errors[name] = f"environment variable {variable} is not set"
                     continue
             connection = AppConnection(
-                app=name, endpoint=spec.endpoint, token=token, page_size=spec.page_size
+                app=name,
+                endpoint=spec.endpoint,
+                token=token,
+                page_size=spec.page_size,
+                event_hooks=hooks(name),
             )
             self.reconcilers[name] = registry[spec.type].factory(connection)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from controller.model import AppName, ObservedApp
 from controller.operations import Applied, Operation
@@ -28,6 +28,8 @@ class AppConnection:
     concurrency: int = 8
     """How many requests this reconciler may have in flight at once."""
     page_size: int = 100
+    event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None
+    """httpx event hooks, e.g. the metrics Recorder's request counting; None for none."""
 
 
 class AppReconciler(Protocol):

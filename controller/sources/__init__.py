@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from controller.policy import NamedSource
 from controller.sources.base import Source
@@ -38,12 +38,18 @@ def build_source(
     *,
     environ: Mapping[str, str],
     clock: Callable[[], datetime.datetime],
+    event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None,
 ) -> Source:
     """The source a policy's Source document describes; relative paths start at its file."""
     spec = named.spec
     if spec.salesforce is not None:
         return SalesforceSource(
-            named.name, spec.salesforce, base_dir=named.base_dir, environ=environ, clock=clock
+            named.name,
+            spec.salesforce,
+            base_dir=named.base_dir,
+            environ=environ,
+            clock=clock,
+            event_hooks=event_hooks,
         )
     if spec.file is not None:
         return FileSource(named.name, named.base_dir / spec.file.path, clock=clock)

@@ -131,6 +131,7 @@ class ScimClient:
             timeout=httpx.Timeout(connection.timeout_seconds),
             verify=_tls_context(),
             transport=transport,
+            event_hooks={k: list(v) for k, v in (connection.event_hooks or {}).items()},
         )
         self._token = connection.token
         self._limit = asyncio.Semaphore(connection.concurrency)

@@ -111,6 +111,7 @@ class SalesforceSource:
         backoff: datetime.timedelta = BACKOFF,
         retry: RetryPolicy | None = None,
         sleep: Sleep = asyncio.sleep,
+        event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None,
     ) -> None:
         self.name = name
         self.spec = spec
@@ -121,7 +122,10 @@ class SalesforceSource:
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self._http = httpx.AsyncClient(
-            timeout=httpx.Timeout(TIMEOUT_SECONDS), verify=_tls_context(), transport=transport
+            timeout=httpx.Timeout(TIMEOUT_SECONDS),
+            verify=_tls_context(),
+            transport=transport,
+            event_hooks={k: list(v) for k, v in (event_hooks or {}).items()},
         )
         self._client: SalesforceClient | None = None
         self._tokens: TokenProvider | None = None
