@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check clean
+.PHONY: demo demo-serve test lint typecheck check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/provisioner demo
+
+# The demo, then the controller kept running on the emulators with metrics on :9108.
+demo-serve: $(STAMP)
+	$(BIN)/provisioner demo --serve
 
 test: $(STAMP)
 	$(BIN)/pytest

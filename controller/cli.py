@@ -18,10 +18,11 @@ import typer
 from pydantic import TypeAdapter
 
 from controller import demo as demo_story
-from controller import engine, errors, render
+from controller import engine, errors, render, service
 from controller.engine import Cycle, Engine
 from controller.policy import Policy
 from controller.policy.schema import Document
+from controller.settings import LoopSettings
 from controller.state import StateStore
 from reconcilers import REGISTRY
 
@@ -217,14 +218,74 @@ def apply(
     raise typer.Exit(EXIT_ERROR if cycle.failed or cycle.blocked else EXIT_IN_SYNC)
 
 
+class LogFormat(enum.StrEnum):
+    auto = "auto"
+    json = "json"
+    text = "text"
+
+
 @app.command()
-def demo() -> None:
+def run(
+    policy: PolicyOption = Path("desired-state"),
+    state_dir: StateOption = None,
+    interval: Annotated[
+        float, typer.Option(help="Seconds between full reconciles (the safety net).")
+    ] = 300.0,
+    jitter: Annotated[float, typer.Option(help="Random seconds added to each interval.")] = 30.0,
+    change_interval: Annotated[
+        float,
+        typer.Option(help="Seconds between asking the source what changed (Salesforce only)."),
+    ] = 15.0,
+    host: Annotated[str, typer.Option(help="Address for /metrics, /healthz, /readyz.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port for /metrics, /healthz, /readyz.")] = 9108,
+    shutdown_grace: Annotated[
+        float, typer.Option(help="Seconds in-flight work may take after SIGTERM.")
+    ] = 60.0,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(help="json (one event a line), text, or auto: json unless on a terminal."),
+    ] = LogFormat.auto,
+) -> None:
+    """Run the controller until stopped: reconcile on a schedule, on source changes and on signals.
+
+    Signals: `kill -HUP <pid>` reloads the policy (an invalid one is refused and the last good
+    one kept) and reconciles now; `kill -USR1 <pid>` reconciles now; SIGTERM or SIGINT stop
+    taking work, let the run in flight finish (up to --shutdown-grace) and exit 0. Triggers that
+    arrive during a run coalesce into exactly one more run.
+    """
+    settings = LoopSettings(
+        policy_dir=policy,
+        state_dir=state_dir or _default_state_dir(),
+        interval_seconds=interval,
+        jitter_seconds=jitter,
+        change_interval_seconds=change_interval,
+        shutdown_grace_seconds=shutdown_grace,
+        host=host,
+        port=port,
+    )
+    json_logs = None if log_format is LogFormat.auto else log_format is LogFormat.json
+    raise typer.Exit(service.run(settings, json_logs=json_logs))
+
+
+@app.command()
+def demo(
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve",
+            help="After the stories, keep the controller running on the emulators (Ctrl+C stops).",
+        ),
+    ] = False,
+    port: Annotated[int, typer.Option(help="Port for /metrics with --serve.")] = 9108,
+) -> None:
     """Run the whole system on local stand-in apps: plan, apply, and show the second plan empty.
 
     Needs no account anywhere: it starts two SCIM apps on 127.0.0.1, reads the example org, and
     uses the example policy in desired-state/.
     """
-    raise typer.Exit(demo_story.run())
+    raise typer.Exit(demo_story.run(serve=port if serve else None))
 
 
 def main() -> None:

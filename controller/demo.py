@@ -24,9 +24,10 @@ import httpx
 import typer
 import yaml
 
-from controller import render
+from controller import render, service
 from controller.engine import Cycle, Engine, load_policy
 from controller.operations import OpKind
+from controller.settings import LoopSettings
 from emulators import credentials, scim_app, serving
 from emulators.salesforce import EmulatorSettings, Org, make_salesforce_app
 from reconcilers import REGISTRY
@@ -152,8 +153,32 @@ async def _stories(policy_dir: Path, environ: dict[str, str]) -> None:
     _expect(_kinds(contract, "slack") == [OpKind.SUSPEND], "the contractor was not suspended")
 
 
-def run(policy_dir: Path = Path("desired-state")) -> int:
-    """Tell the stories; 0 when every step converged as expected, 1 otherwise."""
+def _serve(policy_dir: Path, scratch: Path, environ: dict[str, str], port: int) -> int:
+    """Keep the controller running on the emulators until Ctrl+C, telling where to look."""
+    settings = LoopSettings(
+        policy_dir=policy_dir,
+        state_dir=scratch / "state",
+        interval_seconds=60,
+        jitter_seconds=5,
+        change_interval_seconds=5,
+        port=port,
+    )
+    salesforce = environ["SALESFORCE_INSTANCE_URL"]
+    _say("The controller now runs on the emulators; Ctrl+C stops it")
+    typer.echo(
+        f"  metrics:   http://127.0.0.1:{port}/metrics   (/healthz, /readyz)\n"
+        f"  reconcile: kill -USR1 {os.getpid()}    reload policy: kill -HUP {os.getpid()}\n"
+        f"  a leaver:  curl -XPOST {salesforce}/_emulator/users/005Hs0000U8JZpDIQW "
+        "-d '{\"IsActive\": false}'   (seen within seconds)\n"
+    )
+    return service.run(settings, json_logs=False, environ=environ)
+
+
+def run(policy_dir: Path = Path("desired-state"), *, serve: int | None = None) -> int:
+    """Tell the stories; 0 when every step converged as expected, 1 otherwise.
+
+    With `serve` (a port), keep the controller running on the emulators afterwards.
+    """
     with (
         tempfile.TemporaryDirectory(prefix="provisioner-demo-") as scratch,
         _salesforce(Path(scratch)) as salesforce,
@@ -166,5 +191,7 @@ def run(policy_dir: Path = Path("desired-state")) -> int:
         except DemoFailed as failure:
             typer.secho(f"\nDemo failed: {failure}", fg="red", err=True)
             return 1
+        if serve is not None:
+            return _serve(policy_dir, Path(scratch), environ, serve)
     typer.secho("\nDemo finished: provisioned, converged, and every story held.", fg="green")
     return 0

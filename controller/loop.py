@@ -1,0 +1,267 @@
+"""The only long-running code: schedule, signals, one reconcile at a time, and a clean exit.
+
+Every reason to reconcile (the schedule, a signal, a change seen at the source, startup) is a
+trigger. Triggers coalesce: one reconcile runs at a time, and any number of triggers arriving
+during it cause exactly one more run. SIGHUP reloads the policy first (an invalid policy keeps
+the last good one and says so), SIGUSR1 just reconciles, SIGTERM and SIGINT stop taking work and
+let the run in flight finish within a deadline. Each trigger is acknowledged in a log line and a
+metric the moment it arrives, so on-call sees their `kill -HUP` was heard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import signal
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from controller import engine, errors
+from controller.engine import Cycle, Engine
+from controller.executor import Outcome
+from controller.http import Health
+from controller.metrics import Recorder
+from controller.policy import Policy
+from controller.settings import LoopSettings
+from controller.sources import Watermark
+from controller.state import StateStore
+from reconcilers.base import Registry
+
+SCHEDULE, SIGNAL, CHANGE, STARTUP = "schedule", "signal", "change", "startup"
+
+
+class Controller:
+    def __init__(
+        self,
+        settings: LoopSettings,
+        *,
+        registry: Registry,
+        environ: Mapping[str, str],
+        recorder: Recorder,
+        health: Health,
+        log: Any,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.environ = environ
+        self.recorder = recorder
+        self.health = health
+        self.log = log
+        self._pending: set[str] = set()
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._running = False
+        self._cycles = itertools.count(1)
+        self._policy: Policy | None = None
+        self._engine: Engine | None = None
+        self._engine_revision: str | None = None
+        self._watermark: Watermark | None = None
+
+    # --- policy -------------------------------------------------------------------------------
+
+    def load_policy(self) -> bool:
+        """Load the policy; on failure keep the last good one. True when the new one loaded."""
+        try:
+            policy = engine.load_policy(
+                self.settings.policy_dir, registry=self.registry, environ=self.environ
+            )
+        except errors.PolicyError as error:
+            self.recorder.policy_load_failed()
+            kept = self._policy.revision if self._policy else None
+            self.log.error(
+                "policy invalid; keeping the last good one",
+                errors=error.errors,
+                kept_revision=kept,
+            )
+            self.health.policy_loaded(self._policy is not None)
+            return False
+        self._policy = policy
+        self.recorder.policy_loaded(policy.revision)
+        self.health.policy_loaded(True)
+        self.log.info("policy loaded", revision=policy.revision, apps=sorted(policy.apps))
+        return True
+
+    async def _current_engine(self) -> Engine:
+        """The engine of the newest good policy; swapped only between runs, never during one."""
+        assert self._policy is not None
+        if self._engine is None or self._engine_revision != self._policy.revision:
+            if self._engine is not None:
+                await self._engine.__aexit__(None, None, None)
+            store = StateStore(self.settings.state_dir)
+            self._engine = Engine(
+                self._policy,
+                registry=self.registry,
+                environ=self.environ,
+                state=store,
+                http_hooks=self.recorder.http_hooks,
+            )
+            self._engine_revision = self._policy.revision
+            self._watermark = None
+        return self._engine
+
+    # --- triggers -----------------------------------------------------------------------------
+
+    def trigger(self, kind: str) -> None:
+        if self._stopping.is_set():
+            self.log.info("trigger ignored: shutting down", trigger=kind)
+            return
+        self.recorder.trigger(kind, now=time.time())
+        coalesced = self._running or bool(self._pending)
+        self.log.info("trigger received", trigger=kind, coalesced=coalesced)
+        self._pending.add(kind)
+        self._wake.set()
+
+    def _on_signal(self, signum: signal.Signals) -> None:
+        self.log.info("signal received", signal=signum.name)
+        if signum is signal.SIGHUP:
+            self.load_policy()
+            self.trigger(SIGNAL)
+        elif signum is signal.SIGUSR1:
+            self.trigger(SIGNAL)
+        else:
+            self.stop()
+
+    def stop(self) -> None:
+        if not self._stopping.is_set():
+            self.log.info("stopping: no new work; letting the run in flight finish")
+        self._stopping.set()
+        self._wake.set()
+
+    # --- work ---------------------------------------------------------------------------------
+
+    async def _worker(self) -> None:
+        while True:
+            await self._wake.wait()
+            if self._stopping.is_set():
+                return
+            self._wake.clear()
+            kinds = sorted(self._pending)
+            self._pending.clear()
+            self._running = True
+            try:
+                await self._reconcile(kinds)
+            finally:
+                self._running = False
+
+    async def _reconcile(self, kinds: list[str]) -> None:
+        cycle_id = next(self._cycles)
+        running = await self._current_engine()
+        log = self.log.bind(cycle=cycle_id, revision=running.policy.revision)
+        log.info("cycle started", triggers=kinds)
+        started = time.perf_counter()
+
+        def on_outcome(outcome: Outcome) -> None:
+            op = outcome.operation
+            log.info(
+                "operation",
+                app=op.app,
+                operation=op.kind.value,
+                subject=op.subject,
+                result=outcome.result,
+                detail=outcome.detail or None,
+            )
+
+        try:
+            cycle = await running.apply(await running.plan(), on_outcome=on_outcome)
+        except Exception:  # one bad cycle must not end the controller
+            log.exception("cycle failed")
+            for app in running.apps:
+                self.health.app_reconciled(app, ok=False, now=time.time())
+            return
+        elapsed = time.perf_counter() - started
+        self._record(cycle, elapsed, log)
+        await self._start_watching(running, cycle)
+
+    def _record(self, cycle: Cycle, elapsed: float, log: Any) -> None:
+        now = time.time()
+        self.recorder.record_cycle(cycle, durations={a.app: elapsed for a in cycle.apps}, now=now)
+        usage = getattr(self._engine.source if self._engine else None, "api_usage", None)
+        if usage is not None:
+            self.recorder.record_api_usage(*usage)
+        if not cycle.verdict.trusted:
+            log.warning("source not trusted: nothing deprovisioned", reason=cycle.verdict.reason)
+        for app in cycle.apps:
+            report = app.report
+            ok = app.plan.error is None and not (report is not None and report.failed)
+            self.health.app_reconciled(app.app, ok=ok, now=now)
+            log.info(
+                "app reconciled",
+                app=app.app,
+                ok=ok,
+                error=app.plan.error,
+                operations=len(app.plan.operations),
+                blocked=len(app.plan.blocked),
+                blocked_reason=app.plan.blocked_reason,
+                drift={kind.value: n for kind, n in app.plan.drift.items() if n},
+                failed=report.count("error") if report else 0,
+                observe_only=app.observe_only,
+            )
+        log.info("cycle finished", seconds=round(elapsed, 3), in_sync=cycle.in_sync)
+
+    async def _start_watching(self, running: Engine, cycle: Cycle) -> None:
+        if self._watermark is None and cycle.source.ok and hasattr(running.source, "changed_since"):
+            changes = await running.source.changed_since(None)
+            if changes.ok:
+                self._watermark = changes.watermark
+
+    async def _check_changes(self) -> None:
+        """Ask the source what changed; reconcile at once when anyone did."""
+        running = self._engine
+        if running is None or self._watermark is None or self._running or self._pending:
+            return
+        changes = await running.source.changed_since(self._watermark)  # type: ignore[attr-defined]
+        if not changes.ok:
+            self.log.warning("change check failed", error=changes.error)
+            return
+        self._watermark = changes.watermark
+        if changes.users:
+            self.log.info("source changed", users=len(changes.users))
+            self.trigger(CHANGE)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        """Run until SIGTERM/SIGINT; 0 on a clean stop, 1 when the first policy is invalid."""
+        if not self.load_policy():
+            return 1
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGHUP, signal.SIGUSR1, signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self._on_signal, signum)
+        scheduler = AsyncIOScheduler(event_loop=loop)
+        scheduler.add_job(
+            self.trigger,
+            "interval",
+            args=[SCHEDULE],
+            seconds=self.settings.interval_seconds,
+            jitter=self.settings.jitter_seconds,
+        )
+        scheduler.add_job(
+            self._check_changes,
+            "interval",
+            seconds=self.settings.change_interval_seconds,
+            max_instances=1,
+            coalesce=True,
+        )
+        scheduler.start()
+        worker = asyncio.create_task(self._worker())
+        beat = asyncio.create_task(self._heartbeat())
+        self.trigger(STARTUP)
+        await self._stopping.wait()
+        scheduler.shutdown(wait=False)
+        try:
+            await asyncio.wait_for(worker, timeout=self.settings.shutdown_grace_seconds)
+        except TimeoutError:
+            self.log.error("shutdown deadline passed; abandoning the run in flight")
+        beat.cancel()
+        if self._engine is not None:
+            await self._engine.__aexit__(None, None, None)
+        self.log.info("stopped")
+        return 0
+
+    async def _heartbeat(self) -> None:
+        while True:
+            self.health.beat(time.time())
+            await asyncio.sleep(1.0)

@@ -1,0 +1,182 @@
+"""A real `provisioner run` process against a real SCIM app, driven by real signals.
+
+The controller runs as a subprocess with JSON logs to a file; tests send it signals, read its
+log events, scrape its /metrics, and look at the app's accounts. Waiting is always for a
+condition, with a generous bound, never for a fixed time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from emulators import scim_app
+from emulators.serving import ASGIApp
+from tests.e2e.conftest import POLICY, TOKEN, make_users
+
+BOUND_SECONDS = 60.0
+
+
+class SlowApp:
+    """Delays every request by `delay` seconds while it is set: makes a run slow on purpose."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.delay = 0.0
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and self.delay:
+            await asyncio.sleep(self.delay)
+        await self.app(scope, receive, send)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(condition: Callable[[], Any], what: str, bound: float = BOUND_SECONDS) -> Any:
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+@dataclass
+class Running:
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    metrics_url: str
+    policy: Path
+    users_file: Path
+    scim: httpx.Client
+    slow: SlowApp
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def events(self, name: str | None = None) -> list[dict[str, Any]]:
+        found = []
+        for line in self.log_path.read_text().splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if name is None or event.get("event") == name:
+                found.append(event)
+        return found
+
+    def signal(self, signum: signal.Signals) -> None:
+        self.process.send_signal(signum)
+
+    def metric(self, name: str, **labels: str) -> float | None:
+        try:
+            text = httpx.get(self.metrics_url, timeout=5).text
+        except httpx.HTTPError:
+            return None
+        wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+        for line in text.splitlines():
+            if line.startswith("#"):
+                continue
+            series, _, value = line.rpartition(" ")
+            metric, _, rest = series.partition("{")
+            given = ",".join(sorted(rest.rstrip("}").split(","))) if rest else ""
+            if metric == name and given == wanted:
+                return float(value)
+        return None
+
+    def cycles_finished(self) -> int:
+        return len(self.events("cycle finished"))
+
+    def wait_cycles(self, count: int) -> None:
+        wait_for(lambda: self.cycles_finished() >= count, f"{count} finished cycles")
+
+    def write_users(self, users: list[dict[str, Any]]) -> None:
+        self.users_file.write_text(yaml.safe_dump({"users": users}))
+
+    def accounts(self) -> dict[str, dict[str, Any]]:
+        page = self.scim.get("/Users", params={"count": 1000}).json()
+        return {user["userName"]: user for user in page.get("Resources", [])}
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=BOUND_SECONDS)
+
+
+@pytest.fixture
+def controller(tmp_path: Path) -> Iterator[Callable[..., Running]]:
+    started: list[Running] = []
+
+    def start(users: int = 24, **env: str) -> Running:
+        slow = SlowApp(scim_app.make_scim_app(TOKEN))
+        stack = scim_app.serve(slow)
+        url = stack.__enter__()
+        policy = tmp_path / "policy"
+        policy.mkdir(exist_ok=True)
+        (policy / "policy.yaml").write_text(POLICY)
+        users_file = policy / "users.yaml"
+        users_file.write_text(yaml.safe_dump({"users": make_users(users)}))
+        port = free_port()
+        log_path = tmp_path / "controller.log"
+        environment = {
+            **os.environ,
+            "TOOL_SCIM_URL": url,
+            "TOOL_SCIM_TOKEN": TOKEN,
+            "PROVISIONER_STATE_DIR": str(tmp_path / "state"),
+            **env,
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "controller",
+            "run",
+            "--policy",
+            str(policy),
+            "--port",
+            str(port),
+            "--interval",
+            "3600",
+            "--change-interval",
+            "3600",
+            "--log-format",
+            "json",
+        ]
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(command, env=environment, stdout=log, stderr=log)
+        running = Running(
+            process,
+            log_path,
+            f"http://127.0.0.1:{port}/metrics",
+            policy,
+            users_file,
+            httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}),
+            slow,
+            {"server": stack},
+        )
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        if running.process.poll() is None:
+            running.process.kill()
+            running.process.wait()
+        running.scim.close()
+        running.extra["server"].__exit__(None, None, None)

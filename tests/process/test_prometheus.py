@@ -1,0 +1,97 @@
+"""A real Prometheus scraping a real `provisioner run`: drift seen, converged, and gone again.
+
+Needs Debian's `prometheus` package (.ci/run installs it). Outside CI, without it, the test is
+skipped and says so; in CI a missing binary fails it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.process.conftest import Running, free_port, wait_for
+
+Start = Callable[..., Running]
+PROMETHEUS = shutil.which("prometheus")
+
+
+@pytest.fixture
+def prometheus(tmp_path: Path) -> Iterator[Callable[[int], str]]:
+    if PROMETHEUS is None:
+        if os.environ.get("CI"):
+            pytest.fail("prometheus is not installed; .ci/run must install Debian's prometheus")
+        pytest.skip("prometheus is not installed (apt-get install prometheus)")
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(target_port: int) -> str:
+        config = tmp_path / "prometheus.yml"
+        config.write_text(
+            "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+            "scrape_configs:\n"
+            "  - job_name: provisioner\n"
+            f"    static_configs: [{{targets: ['127.0.0.1:{target_port}']}}]\n"
+        )
+        port = free_port()
+        command = [
+            str(PROMETHEUS),
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ]
+        with (tmp_path / "prometheus.log").open("wb") as log:
+            processes.append(subprocess.Popen(command, stdout=log, stderr=log))
+        url = f"http://127.0.0.1:{port}"
+
+        def ready() -> bool:
+            try:
+                return httpx.get(f"{url}/-/ready", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(ready, "prometheus to be ready")
+        return url
+
+    yield start
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def query(url: str, expression: str) -> float | None:
+    body = httpx.get(f"{url}/api/v1/query", params={"query": expression}, timeout=5).json()
+    result = body["data"]["result"]
+    return float(result[0]["value"][1]) if result else None
+
+
+def test_drift_behind_the_controllers_back_is_seen_converged_and_cleared(
+    controller: Start, prometheus: Callable[[int], str]
+) -> None:
+    running = controller()
+    running.wait_cycles(1)
+    url = prometheus(int(running.metrics_url.split(":")[2].split("/")[0]))
+    drift = 'provisioner_drift_accounts{app="tool",kind="attributes"}'
+    wait_for(lambda: query(url, drift) == 0.0, "prometheus to scrape a drift of 0")
+
+    victim = running.accounts()["user0@org.example"]
+    patch = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "displayName", "value": "Hacked By Hand"}],
+    }
+    assert running.scim.patch(f"/Users/{victim['id']}", json=patch).status_code in (200, 204)
+
+    running.signal(signal.SIGUSR1)
+    wait_for(lambda: query(url, drift) == 1.0, "the drift to show in prometheus")
+    assert running.accounts()["user0@org.example"]["displayName"] == "First0 Last0"
+    signal_total = 'provisioner_reconcile_triggers_total{trigger="signal"}'
+    assert wait_for(lambda: query(url, signal_total), "the signal counted") == 1.0
+
+    running.signal(signal.SIGUSR1)
+    wait_for(lambda: query(url, drift) == 0.0, "the drift to return to 0")
+    assert running.stop() == 0
