@@ -118,20 +118,25 @@ class _Builder:
         name = account.user_name
         source_id = SourceUserId(account.external_id or "")
         self.deprovision(account, source_id, "no access rule grants this app any more")
-        for group in sorted(g for g, ids in self.members.items() if account.id in ids):
-            if group in self.desired.managed_groups:
-                self.drift[DriftKind.GROUPS] += 1
-                self.add(
-                    Operation(
-                        OpKind.REMOVE_MEMBER,
-                        self.app,
-                        user_name=name,
-                        account_id=account.id,
-                        group=group,
-                        group_id=self.group_ids[group],
-                        reason="no access rule grants this group any more",
-                    )
+        groups = sorted(
+            g
+            for g, ids in self.members.items()
+            if account.id in ids and g in self.desired.managed_groups
+        )
+        if groups:
+            self.drift[DriftKind.GROUPS] += 1  # drift counts accounts, not memberships
+        for group in groups:
+            self.add(
+                Operation(
+                    OpKind.REMOVE_MEMBER,
+                    self.app,
+                    user_name=name,
+                    account_id=account.id,
+                    group=group,
+                    group_id=self.group_ids[group],
+                    reason="no access rule grants this group any more",
                 )
+            )
 
     def deprovision(
         self, account: ObservedAccount, source_id: SourceUserId | None, reason: str

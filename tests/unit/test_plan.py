@@ -101,12 +101,19 @@ def test_reactivated_user_gets_the_same_account_back() -> None:
 
 
 def test_user_who_lost_every_grant_is_suspended_and_leaves_managed_groups_only() -> None:
-    wanted = desired_app(known=("005A",), groups=frozenset({"eng"}))
+    wanted = desired_app(known=("005A",), groups=frozenset({"eng", "ops"}))
     app = observed(
-        account("1", "ada@x", external_id="005A"), groups={"eng": {"1"}, "hand-made": {"1"}}
+        account("1", "ada@x", external_id="005A"),
+        groups={"eng": {"1"}, "ops": {"1"}, "hand-made": {"1"}},
     )
     result = plan.compute(wanted, app, match=MATCH)
-    assert kinds(result) == [(OpKind.REMOVE_MEMBER, "eng"), (OpKind.SUSPEND, "ada@x")]
+    assert kinds(result) == [
+        (OpKind.REMOVE_MEMBER, "eng"),
+        (OpKind.REMOVE_MEMBER, "ops"),
+        (OpKind.SUSPEND, "ada@x"),
+    ]
+    assert result.drift[DriftKind.GROUPS] == 1  # one account, however many groups
+    assert result.drift[DriftKind.UNEXPECTED] == 1
 
 
 def test_changed_grant_moves_memberships() -> None:
