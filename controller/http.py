@@ -1,17 +1,20 @@
 """The controller's one HTTP port: /metrics for Prometheus, /healthz and /readyz for Kubernetes.
 
-/healthz says the loop is alive (its heartbeat is recent); /readyz says the policy is loaded and
-every app's last reconcile is recent and did not fail, naming the apps that are not ready. The
-server runs inside the controller's own event loop and never installs signal handlers: signals
-belong to the loop (controller.loop).
+/healthz says the loop is alive (its heartbeat is recent); /readyz says a policy is loaded and
+every app's last reconcile is recent and did not fail, naming the apps that are not ready and
+why. The loop tells `Health` what happens; the probes only read it. The server runs inside the
+controller's own event loop and never touches signal handlers: SIGHUP, SIGUSR1, SIGTERM and
+SIGINT belong to the loop (controller.loop), and uvicorn would otherwise take SIGTERM/SIGINT for
+itself and re-raise them when it stops.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import uvicorn
@@ -22,99 +25,158 @@ from starlette.routing import Route
 
 from controller.metrics import Recorder
 
+DEFAULT_PORT = 9108
 HEARTBEAT_STALE_SECONDS = 30.0
 
 
 @dataclass
 class Health:
-    """What the loop tells the probes: heartbeats, policy state, and each app's last reconcile."""
+    """What the loop tells the probes: heartbeats, policy state, and each app's last reconcile.
+
+    Times are Unix seconds; `clock` is what the probes compare them with (injected in tests).
+    """
 
     max_age_seconds: float = 960.0
+    """An app whose last reconcile is older than this is not ready (a few schedule intervals)."""
+    heartbeat_timeout_seconds: float = HEARTBEAT_STALE_SECONDS
+    """The loop is dead to /healthz when it has not beaten for this long."""
     clock: Callable[[], float] = time.time
     last_beat: float | None = None
     policy_ok: bool = False
+    expected: frozenset[str] | None = None
+    """The apps of the policy in force, when the loop said; None: whichever have reconciled."""
     apps: dict[str, tuple[bool, float]] = field(default_factory=dict)
+    """By app: whether its last reconcile succeeded, and when it finished."""
 
     def beat(self, now: float) -> None:
         self.last_beat = now
 
-    def policy_loaded(self, ok: bool) -> None:
+    def policy_loaded(self, ok: bool, *, apps: Iterable[str] | None = None) -> None:
+        """Whether a valid policy is in force; `apps` names its apps (others are forgotten)."""
         self.policy_ok = ok
+        if apps is not None:
+            self.expected = frozenset(apps)
+            self.apps = {a: seen for a, seen in self.apps.items() if a in self.expected}
 
     def app_reconciled(self, app: str, *, ok: bool, now: float) -> None:
         self.apps[app] = (ok, now)
 
-    def alive(self) -> bool:
-        return (
-            self.last_beat is not None and self.clock() - self.last_beat < HEARTBEAT_STALE_SECONDS
-        )
+    def loop_alive(self) -> bool:
+        beat = self.last_beat
+        return beat is not None and self.clock() - beat <= self.heartbeat_timeout_seconds
 
     def not_ready(self) -> dict[str, str]:
-        """Why the controller is not ready, by app (or `policy`); empty when it is."""
+        """Why the controller is not ready, by app (or "policy", "apps"); empty when it is."""
         reasons: dict[str, str] = {}
         if not self.policy_ok:
             reasons["policy"] = "no valid policy loaded"
-        if not self.apps:
+        names = self.expected if self.expected is not None else frozenset(self.apps)
+        if not names and self.expected is None:
             reasons["apps"] = "no reconcile has finished yet"
         now = self.clock()
-        for app, (ok, at) in sorted(self.apps.items()):
-            if not ok:
+        for app in sorted(names):
+            seen = self.apps.get(app)
+            if seen is None:
+                reasons[app] = "not reconciled yet"
+            elif not seen[0]:
                 reasons[app] = "the last reconcile failed"
-            elif now - at > self.max_age_seconds:
-                reasons[app] = f"the last reconcile was {now - at:.0f}s ago"
+            elif now - seen[1] > self.max_age_seconds:
+                reasons[app] = f"the last reconcile was {now - seen[1]:.0f}s ago"
         return reasons
 
 
 def make_app(recorder: Recorder, health: Health) -> Starlette:
+    """The ASGI app serving /metrics, /healthz and /readyz."""
+
     async def metrics(_: Request) -> Response:
         body, content_type = recorder.exposition()
-        return Response(body, media_type=content_type)
+        return Response(body, headers={"Content-Type": content_type})
 
     async def healthz(_: Request) -> Response:
-        alive = health.alive()
+        alive = health.loop_alive()
         return JSONResponse({"alive": alive}, status_code=200 if alive else 503)
 
     async def readyz(_: Request) -> Response:
         reasons = health.not_ready()
-        return JSONResponse(
-            {"ready": not reasons, "notReady": reasons}, status_code=503 if reasons else 200
-        )
+        body = {"ready": not reasons, "notReady": reasons}
+        return JSONResponse(body, status_code=503 if reasons else 200)
 
-    return Starlette(
-        routes=[
-            Route("/metrics", metrics),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-        ]
-    )
+    routes = [Route("/metrics", metrics), Route("/healthz", healthz), Route("/readyz", readyz)]
+    return Starlette(routes=routes)
 
 
 class _Server(uvicorn.Server):
+    """uvicorn that leaves signals alone and says when it listens (or that it never will)."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.listening = asyncio.Event()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """uvicorn >= 0.29 replaces the SIGTERM/SIGINT handlers here; the loop owns them."""
+        yield
+
     def install_signal_handlers(self) -> None:
-        """Signals are the loop's (SIGHUP reloads, SIGTERM drains), not uvicorn's."""
+        """The same, for uvicorn before 0.29."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await super().startup(sockets=sockets)
+        finally:
+            self.listening.set()
 
 
 @dataclass
 class Running:
+    """A server started by `start`; `stop` ends it."""
+
     server: uvicorn.Server
     task: asyncio.Task[None]
+    port: int
+    """The port bound (useful with port 0)."""
 
 
-async def start(app: Starlette, *, host: str, port: int) -> Running:
-    """Serve `app` in this event loop; returns once it listens (the port is bound here)."""
+async def start(app: Starlette, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> Running:
+    """Serve `app` as a task of this event loop; returns once it listens.
+
+    The socket is bound here, so a port in use fails now with OSError, and port 0 picks one.
+    """
+    # IPPROTO_TCP, not 0: asyncio only disables Nagle on sockets whose proto says TCP.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    config = uvicorn.Config(
+        app, lifespan="off", access_log=False, log_config=None, log_level="warning"
+    )
     server = _Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn offers no event
-        await asyncio.sleep(0.01)
+    task = asyncio.create_task(server.serve(sockets=[sock]), name="http-server")
+    task.add_done_callback(lambda _: sock.close())
+    listening = asyncio.create_task(server.listening.wait())
+    await asyncio.wait({task, listening}, return_when=asyncio.FIRST_COMPLETED)
+    listening.cancel()
     if task.done():
         task.result()  # raises why it could not start
-    return Running(server, task)
+        raise RuntimeError(f"the HTTP server on {host}:{port} stopped as it started")
+    return Running(server, task, sock.getsockname()[1])
 
 
 async def stop(running: Running) -> None:
+    """Stop accepting, finish the requests in flight, and wait for the server to end."""
     running.server.should_exit = True
     await running.task
+
+
+async def serve(
+    app: Starlette, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT, stop_when: asyncio.Event
+) -> None:
+    """Serve `app` until `stop_when` is set: for running as one task among the loop's."""
+    running = await start(app, host=host, port=port)
+    try:
+        await stop_when.wait()
+    finally:
+        await stop(running)

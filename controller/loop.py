@@ -80,7 +80,7 @@ class Controller:
             return False
         self._policy = policy
         self.recorder.policy_loaded(policy.revision)
-        self.health.policy_loaded(True)
+        self.health.policy_loaded(True, apps=policy.apps)
         self.log.info("policy loaded", revision=policy.revision, apps=sorted(policy.apps))
         return True
 

@@ -1,13 +1,19 @@
 """One Recorder owns every Prometheus collector; the names and labels are an interface.
 
 Dashboards and alert rules (deploy/) depend on exactly these names, so they are defined once,
-here, from DESIGN.md section 5. The loop hands the Recorder whole cycles and events; the Recorder
-decides what each metric says. Labels carry app, source, kind and result names only: never a user
-id, email or username. Each Recorder has its own registry, so tests can make as many as they like.
+here, from DESIGN.md section 5 (STYLE.md section 6 rule 5, after fluxcd/pkg's recorder.go). The
+loop hands the Recorder whole cycles and events; the Recorder decides what each metric says.
+Labels carry app, source, kind, operation and result names only: never a user id, email or
+username. Each Recorder has its own registry, never the global one, so tests can make many.
+
+Series an alert takes `increase()` of are created at zero the first time their labels are known
+(an app's results, a target's rate limits, a source's read errors): a counter born at 1 is a
+change Prometheus never sees.
 """
 
 from __future__ import annotations
 
+import collections
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -22,58 +28,77 @@ from prometheus_client import (
     generate_latest,
 )
 
+from controller import executor
 from controller.engine import AppCycle, Cycle
-from controller.operations import DriftKind
+from controller.operations import DriftKind, OpKind
 
-RESULTS = ("success", "error", "blocked")
+SUCCESS, ERROR, BLOCKED = "success", "error", "blocked"
+RESULTS = (SUCCESS, ERROR, BLOCKED)
+OPERATION_RESULTS = (executor.SUCCESS, executor.ERROR, executor.SKIPPED)
 USER_STATES = ("active", "inactive", "frozen")
-DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+TRIGGERS = ("schedule", "signal", "change", "startup")
+SALESFORCE = "salesforce"
+RECONCILE_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+"""Seconds: a quiet pass takes under a second, a first sync of a big app several minutes."""
+HTTP_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+STARTED = "provisioner.started"
+"""The request extension where the request hook leaves its perf_counter() start."""
+LIMIT_EXCEEDED = b"REQUEST_LIMIT_EXCEEDED"
+
+EventHook = Callable[..., Any]
 
 
-def app_result(app: AppCycle, *, source_trusted: bool) -> str:
-    """success | error | blocked, as `provisioner_reconcile_total` labels one app's run."""
-    if app.plan.error is not None or (app.report is not None and app.report.failed):
-        return "error"
-    if app.plan.blocked or (not source_trusted and app.plan.blocked_reason):
-        return "blocked"
-    return "success"
+def app_result(app: AppCycle) -> str:
+    """blocked | error | success: how `provisioner_reconcile_total` labels one app's run.
+
+    Blocked when a guard held operations: too many deprovisions, or an untrusted source read
+    (the planner then holds every removal in `plan.blocked`). Error when the app could not be
+    observed or any operation failed.
+    """
+    if app.plan.blocked:
+        return BLOCKED
+    if app.plan.error is not None or (app.report is not None and app.report.count(executor.ERROR)):
+        return ERROR
+    return SUCCESS
 
 
 class Recorder:
+    """Every collector of the controller, in its own registry, and what each event means."""
+
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+        self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.drift = Gauge(
             "provisioner_drift_accounts",
-            "Accounts drifting, by kind, at the last observation",
+            "Accounts differing from the desired state, by kind, at the last observation",
             ["app", "kind"],
             registry=r,
         )
         self.reconciles = Counter(
-            "provisioner_reconcile_total", "Reconciles by result", ["app", "result"], registry=r
+            "provisioner_reconcile_total", "App reconciles by result", ["app", "result"], registry=r
         )
         self.duration = Histogram(
             "provisioner_reconcile_duration_seconds",
-            "Reconcile duration",
+            "How long an app's reconcile took",
             ["app"],
-            buckets=DURATION_BUCKETS,
+            buckets=RECONCILE_BUCKETS,
             registry=r,
         )
         self.last_success = Gauge(
             "provisioner_last_reconcile_success_timestamp_seconds",
-            "Unix time of the last successful reconcile",
+            "Unix time of the app's last successful reconcile",
             ["app"],
             registry=r,
         )
         self.operations = Counter(
             "provisioner_operations_total",
-            "Operations applied, by result",
+            "Operations carried out, by kind and result",
             ["app", "operation", "result"],
             registry=r,
         )
         self.source_users = Gauge(
             "provisioner_source_users",
-            "Source users by state at the last read",
+            "Source users by state at the last good read",
             ["source", "state"],
             registry=r,
         )
@@ -81,10 +106,7 @@ class Recorder:
             "provisioner_source_read_errors_total", "Failed source reads", ["source"], registry=r
         )
         self.policy_info = Gauge(
-            "provisioner_policy_info",
-            "The policy revision in force (value 1)",
-            ["revision"],
-            registry=r,
+            "provisioner_policy_info", "The policy revision in force (1)", ["revision"], registry=r
         )
         self.policy_valid = Gauge(
             "provisioner_policy_valid", "1 when the last policy load succeeded", registry=r
@@ -94,24 +116,24 @@ class Recorder:
         )
         self.safety_blocked = Gauge(
             "provisioner_safety_blocked",
-            "1 while a guard holds the app's deprovisions",
+            "1 while a guard holds the app's destructive operations",
             ["app"],
             registry=r,
         )
         self.triggers = Counter(
             "provisioner_reconcile_triggers_total",
-            "Reconcile triggers received",
+            "Reconcile triggers handled",
             ["trigger"],
             registry=r,
         )
         self.last_trigger = Gauge(
             "provisioner_last_trigger_handled_timestamp_seconds",
-            "Unix time the last trigger was acknowledged",
+            "Unix time the last trigger was handled",
             registry=r,
         )
         self.http_requests = Counter(
             "provisioner_http_requests_total",
-            "HTTP requests to apps and sources",
+            "HTTP requests to apps and the source, by status code ('error': no response)",
             ["target", "method", "code"],
             registry=r,
         )
@@ -119,82 +141,134 @@ class Recorder:
             "provisioner_http_request_duration_seconds",
             "HTTP request duration",
             ["target"],
+            buckets=HTTP_BUCKETS,
             registry=r,
         )
         self.rate_limited = Counter(
             "provisioner_rate_limited_total",
-            "Requests refused for rate or API limits",
+            "Requests refused for rate or API limits (429, REQUEST_LIMIT_EXCEEDED)",
             ["target"],
             registry=r,
         )
         self.api_usage = Gauge(
             "provisioner_salesforce_api_usage_ratio",
-            "Share of the Salesforce daily API budget used",
+            "Share of the Salesforce org's daily API requests used",
             registry=r,
         )
         self._revision: str | None = None
+        for kind in TRIGGERS:
+            self.triggers.labels(kind)
+
+    # --- cycles -------------------------------------------------------------------------------
 
     def record_cycle(self, cycle: Cycle, *, durations: Mapping[str, float], now: float) -> None:
+        """Everything one finished cycle says; `durations` by app name, `now` in Unix seconds."""
         source = cycle.source.source
-        self.source_errors.labels(source)  # present at 0, so increase() sees the first error
+        self.source_errors.labels(source)
         if cycle.source.error is not None:
             self.source_errors.labels(source).inc()
         else:
-            states = [state.state for state in cycle.evaluation.users.values()]
+            counts = collections.Counter(user.state for user in cycle.evaluation.users.values())
             for state in USER_STATES:
-                self.source_users.labels(source, state).set(states.count(state))
+                self.source_users.labels(source, state).set(counts[state])
         for app in cycle.apps:
-            for result in RESULTS:
-                self.reconciles.labels(app.app, result)
-            result = app_result(app, source_trusted=cycle.verdict.trusted)
-            self.reconciles.labels(app.app, result).inc()
-            self.duration.labels(app.app).observe(durations.get(app.app, 0.0))
-            if result == "success":
-                self.last_success.labels(app.app).set(now)
-            self.safety_blocked.labels(app.app).set(1 if app.plan.blocked else 0)
-            if app.observed.ok:
-                for kind in DriftKind:
-                    self.drift.labels(app.app, kind.value).set(app.plan.drift.get(kind, 0))
-            for outcome in app.report.outcomes if app.report else ():
-                operation = outcome.operation.kind.value
-                self.operations.labels(app.app, operation, outcome.result).inc()
+            self._record_app(app, duration=durations.get(app.app), now=now)
+
+    def _record_app(self, app: AppCycle, *, duration: float | None, now: float) -> None:
+        name = app.app
+        for result in RESULTS:
+            self.reconciles.labels(name, result)
+        result = app_result(app)
+        self.reconciles.labels(name, result).inc()
+        if duration is not None:
+            self.duration.labels(name).observe(duration)
+        if result == SUCCESS:
+            self.last_success.labels(name).set(now)
+        self.safety_blocked.labels(name).set(1 if app.plan.blocked else 0)
+        if app.observed.ok and app.plan.error is None:  # a failed look keeps the last numbers
+            for kind in DriftKind:
+                self.drift.labels(name, kind.value).set(app.plan.drift.get(kind, 0))
+        for operation in OpKind:
+            for outcome_result in OPERATION_RESULTS:
+                self.operations.labels(name, operation.value, outcome_result)
+        for outcome in app.report.outcomes if app.report is not None else ():
+            self.operations.labels(name, outcome.operation.kind.value, outcome.result).inc()
+
+    # --- policy, source budget, triggers ------------------------------------------------------
 
     def record_api_usage(self, used: int, limit: int) -> None:
+        """The org's daily API requests used, from Salesforce's Sforce-Limit-Info header."""
         if limit > 0:
             self.api_usage.set(used / limit)
 
     def policy_loaded(self, revision: str) -> None:
+        """A policy loaded and validated; its revision replaces the previous one's series."""
         if self._revision is not None and self._revision != revision:
             self.policy_info.remove(self._revision)
         self._revision = revision
         self.policy_info.labels(revision).set(1)
         self.policy_valid.set(1)
-        self.policy_errors.inc(0)
 
     def policy_load_failed(self) -> None:
+        """A policy failed to load; the last good revision stays in force (and in policy_info)."""
         self.policy_valid.set(0)
         self.policy_errors.inc()
 
     def trigger(self, kind: str, *, now: float) -> None:
+        """A trigger was handled (acknowledged): schedule | signal | change | startup."""
+        if kind not in TRIGGERS:
+            raise ValueError(f"unknown trigger {kind!r}; expected one of {', '.join(TRIGGERS)}")
         self.triggers.labels(kind).inc()
         self.last_trigger.set(now)
 
-    def http_hooks(self, target: str) -> dict[str, list[Callable[..., Any]]]:
-        """httpx `event_hooks` that count and time every request to `target`."""
+    # --- HTTP ---------------------------------------------------------------------------------
+
+    def http_hooks(self, target: str) -> dict[str, list[EventHook]]:
+        """httpx `event_hooks` counting and timing every request to `target`.
+
+        `target` is an app's name or "salesforce". Besides httpx's "request" and "response"
+        hooks, the "error" hook takes the exception of a request that got no response
+        (`httpx.RequestError`); httpx ignores that key, so our clients pass httpx only
+        "request" and "response" and call "error" hooks themselves where they catch it.
+        """
+        self.rate_limited.labels(target)
 
         async def on_request(request: httpx.Request) -> None:
-            request.extensions["provisioner_started"] = time.perf_counter()
+            request.extensions[STARTED] = time.perf_counter()
 
         async def on_response(response: httpx.Response) -> None:
             request = response.request
-            started = request.extensions.get("provisioner_started", time.perf_counter())
-            code = response.status_code
-            self.http_requests.labels(target, request.method, str(code)).inc()
-            self.http_duration.labels(target).observe(time.perf_counter() - started)
-            if code == 429 or (code == 403 and b"REQUEST_LIMIT_EXCEEDED" in await response.aread()):
+            self._observe(target, request)
+            self.http_requests.labels(target, request.method, str(response.status_code)).inc()
+            if response.status_code == 429 or (
+                response.status_code == 403 and LIMIT_EXCEEDED in await response.aread()
+            ):
                 self.rate_limited.labels(target).inc()
 
-        return {"request": [on_request], "response": [on_response]}
+        def on_error(error: Exception) -> None:
+            try:
+                request = error.request if isinstance(error, httpx.RequestError) else None
+            except RuntimeError:  # raised before a request existed
+                request = None
+            if request is None:
+                self.http_error(target, "unknown")
+                return
+            self._observe(target, request)
+            self.http_error(target, request.method)
+
+        return {"request": [on_request], "response": [on_response], "error": [on_error]}
+
+    def http_error(self, target: str, method: str) -> None:
+        """A request to `target` that got no response (connect failure, timeout, reset)."""
+        self.http_requests.labels(target, method, "error").inc()
+
+    def _observe(self, target: str, request: httpx.Request) -> None:
+        started = request.extensions.get(STARTED)
+        if isinstance(started, float):
+            self.http_duration.labels(target).observe(time.perf_counter() - started)
+
+    # --- exposition ---------------------------------------------------------------------------
 
     def exposition(self) -> tuple[bytes, str]:
+        """The registry in Prometheus text format, and its content type."""
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -125,14 +125,17 @@ class ScimClient:
         headers = {"Accept": MEDIA_TYPE, "Content-Type": MEDIA_TYPE}
         if connection.token:
             headers["Authorization"] = f"Bearer {connection.token}"
+        hooks = connection.event_hooks or {}
         self._http = httpx.AsyncClient(
             base_url=connection.endpoint.rstrip("/"),
             headers=headers,
             timeout=httpx.Timeout(connection.timeout_seconds),
             verify=_tls_context(),
             transport=transport,
-            event_hooks={k: list(v) for k, v in (connection.event_hooks or {}).items()},
+            event_hooks={key: list(hooks.get(key, ())) for key in ("request", "response")},
         )
+        self._on_error = list(hooks.get("error", ()))
+        """Called with each exception that left a request without a response (metrics)."""
         self._token = connection.token
         self._limit = asyncio.Semaphore(connection.concurrency)
         self._page_size = connection.page_size
@@ -154,6 +157,8 @@ class ScimClient:
                     failure = await self._http.request(method, path, **kwargs)
                 except (httpx.RequestError, httpx.InvalidURL) as exc:
                     failure = exc
+                    for hook in self._on_error:
+                        hook(exc)
             if isinstance(failure, httpx.Response) and failure.is_success:
                 return failure
             error = _scrub(error_for(method, path, failure), self._token)

@@ -2,23 +2,51 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from controller import desired, guard, plan
 from controller.engine import AppCycle, Cycle
 from controller.executor import ApplyReport, Outcome
 from controller.metrics import Recorder
-from controller.model import SourceRead
+from controller.model import AppName, ObservedApp, SourceRead, SourceUserId
+from controller.operations import Plan
 from controller.policy.schema import SafetySpec
 from tests.fakes import account, desired_account, desired_app, observed
 
 NOW = datetime.datetime(2026, 11, 28, tzinfo=datetime.UTC)
+APP = {"app": "app"}
+
+CONTRACT = {
+    "provisioner_drift_accounts": {"app", "kind"},
+    "provisioner_reconcile_total": {"app", "result"},
+    "provisioner_reconcile_duration_seconds": {"app"},
+    "provisioner_last_reconcile_success_timestamp_seconds": {"app"},
+    "provisioner_operations_total": {"app", "operation", "result"},
+    "provisioner_source_users": {"source", "state"},
+    "provisioner_source_read_errors_total": {"source"},
+    "provisioner_policy_info": {"revision"},
+    "provisioner_policy_valid": set(),
+    "provisioner_policy_load_errors_total": set(),
+    "provisioner_safety_blocked": {"app"},
+    "provisioner_reconcile_triggers_total": {"trigger"},
+    "provisioner_last_trigger_handled_timestamp_seconds": set(),
+    "provisioner_http_requests_total": {"target", "method", "code"},
+    "provisioner_http_request_duration_seconds": {"target"},
+    "provisioner_rate_limited_total": {"target"},
+    "provisioner_salesforce_api_usage_ratio": set(),
+}
 
 
-def a_cycle(*, blocked: bool) -> Cycle:
+def a_plan(*, limit: int = 10, source_complete: bool = True) -> tuple[Plan, ObservedApp]:
+    """ada's name drifted, bob left (suspend), a stranger's account is an orphan."""
     wanted = desired_app(
         desired_account("005A", "ada@x", displayName="Ada"),
         desired_account("005B", "bob@x", active=False),
+        source_complete=source_complete,
     )
     app = observed(
         account("1", "ada@x", external_id="005A", displayName="A"),
@@ -26,72 +54,221 @@ def a_cycle(*, blocked: bool) -> Cycle:
         account("3", "stranger@x"),
     )
     planned = plan.compute(wanted, app, match=["externalId"])
-    limit = 0 if blocked else 10
-    planned = guard.hold_deprovisions(
-        planned,
-        accounts=3,
-        safety=SafetySpec(max_deprovisions_per_run=limit, max_deprovisions_percent=100),
-        allow_deprovisions=False,
-    )
-    report = ApplyReport(planned.app, tuple(Outcome(op, "success") for op in planned.operations))
+    safety = SafetySpec(max_deprovisions_per_run=limit, max_deprovisions_percent=100)
+    held = guard.hold_deprovisions(planned, accounts=3, safety=safety, allow_deprovisions=False)
+    return held, app
+
+
+def a_cycle(
+    planned: Plan,
+    app: ObservedApp,
+    *,
+    results: tuple[str, ...] | None = None,
+    source_error: str | None = None,
+    trusted: bool = True,
+) -> Cycle:
+    """A finished cycle; `results` are the outcomes of the plan's operations, in order."""
+    results = results or tuple("success" for _ in planned.operations)
+    outcomes = tuple(Outcome(op, r) for op, r in zip(planned.operations, results, strict=True))
+    report = ApplyReport(planned.app, outcomes) if outcomes else None
     users = {
-        "005A": desired.UserState(True, "", "active"),
-        "005B": desired.UserState(False, "", "inactive"),
+        SourceUserId("005A"): desired.UserState(True, "", "active"),
+        SourceUserId("005B"): desired.UserState(False, "", "inactive"),
+        SourceUserId("005C"): desired.UserState(False, "", "frozen"),
+        SourceUserId("005D"): desired.UserState(True, "", "active"),
     }
-    evaluation = desired.Evaluation({}, users, ())  # type: ignore[arg-type]
+    evaluation = desired.Evaluation({}, {} if source_error else users, ())
+    verdict = guard.SourceVerdict(trusted, None if trusted else "the source read failed")
     return Cycle(
         "rev1",
-        SourceRead("org", (), NOW),
+        SourceRead("org", (), NOW, error=source_error),
         evaluation,
-        guard.SourceVerdict(True),
+        verdict,
         (AppCycle(planned.app, planned, app, report=report),),
     )
 
 
+def scraped(recorder: Recorder) -> dict[str, set[frozenset[str]]]:
+    """Metric name -> the label-name sets its samples carry, parsed from the exposition."""
+    body, _ = recorder.exposition()
+    found: dict[str, set[frozenset[str]]] = {}
+    for family in text_string_to_metric_families(body.decode()):
+        for sample in family.samples:
+            if sample.name.endswith("_created"):
+                continue
+            name = family.name + ("_total" if family.type == "counter" else "")
+            found.setdefault(name, set()).add(frozenset(sample.labels) - {"le"})
+    return found
+
+
+def test_every_contract_metric_is_exposed_with_exactly_its_labels() -> None:
+    recorder = Recorder()
+    planned, app = a_plan()
+    recorder.record_cycle(a_cycle(planned, app), durations={"app": 1.5}, now=1000.0)
+    recorder.record_cycle(a_cycle(planned, app, source_error="down"), durations={}, now=1.0)
+    recorder.policy_loaded("rev1")
+    recorder.trigger("startup", now=1.0)
+    recorder.record_api_usage(10, 100)
+    recorder.http_requests.labels("app", "GET", "200").inc()
+    recorder.http_duration.labels("app").observe(0.1)
+    recorder.rate_limited.labels("app").inc()
+    assert scraped(recorder) == {name: {frozenset(labels)} for name, labels in CONTRACT.items()}
+
+
 def test_a_cycle_is_recorded_under_the_contract_names() -> None:
     recorder = Recorder()
-    recorder.record_cycle(a_cycle(blocked=False), durations={"app": 1.5}, now=1000.0)
+    planned, app = a_plan()
+    recorder.record_cycle(a_cycle(planned, app), durations={"app": 1.5}, now=1000.0)
     value = recorder.registry.get_sample_value
-    assert value("provisioner_drift_accounts", {"app": "app", "kind": "attributes"}) == 1
-    assert value("provisioner_drift_accounts", {"app": "app", "kind": "unexpected"}) == 1
-    assert value("provisioner_drift_accounts", {"app": "app", "kind": "orphaned"}) == 1
-    assert value("provisioner_drift_accounts", {"app": "app", "kind": "missing"}) == 0
-    assert value("provisioner_reconcile_total", {"app": "app", "result": "success"}) == 1
-    assert value("provisioner_reconcile_total", {"app": "app", "result": "error"}) == 0
-    assert value("provisioner_last_reconcile_success_timestamp_seconds", {"app": "app"}) == 1000
-    labels = {"app": "app", "operation": "suspend", "result": "success"}
-    assert value("provisioner_operations_total", labels) == 1
-    assert value("provisioner_source_users", {"source": "org", "state": "active"}) == 1
-    assert value("provisioner_source_users", {"source": "org", "state": "frozen"}) == 0
-    assert value("provisioner_safety_blocked", {"app": "app"}) == 0
-    assert value("provisioner_reconcile_duration_seconds_count", {"app": "app"}) == 1
+    drift = {
+        kind: value("provisioner_drift_accounts", {**APP, "kind": kind})
+        for kind in ("missing", "unexpected", "attributes", "groups", "orphaned")
+    }
+    assert drift == {"missing": 0, "unexpected": 1, "attributes": 1, "groups": 0, "orphaned": 1}
+    assert value("provisioner_reconcile_total", {**APP, "result": "success"}) == 1
+    assert value("provisioner_reconcile_total", {**APP, "result": "error"}) == 0
+    assert value("provisioner_reconcile_total", {**APP, "result": "blocked"}) == 0
+    assert value("provisioner_last_reconcile_success_timestamp_seconds", APP) == 1000
+    assert value("provisioner_reconcile_duration_seconds_count", APP) == 1
+    assert value("provisioner_reconcile_duration_seconds_sum", APP) == 1.5
+    assert value("provisioner_safety_blocked", APP) == 0
+    for state, count in {"active": 2, "inactive": 1, "frozen": 1}.items():
+        assert value("provisioner_source_users", {"source": "org", "state": state}) == count
+    assert value("provisioner_source_read_errors_total", {"source": "org"}) == 0
 
 
-def test_a_held_app_is_blocked_in_the_metrics() -> None:
+def test_operations_are_counted_by_kind_and_result() -> None:
     recorder = Recorder()
-    recorder.record_cycle(a_cycle(blocked=True), durations={}, now=1000.0)
+    planned, app = a_plan()
+    assert [op.kind.value for op in planned.operations] == ["update", "suspend"]
+    cycle = a_cycle(planned, app, results=("error", "skipped"))
+    recorder.record_cycle(cycle, durations={}, now=1000.0)
     value = recorder.registry.get_sample_value
-    assert value("provisioner_safety_blocked", {"app": "app"}) == 1
-    assert value("provisioner_reconcile_total", {"app": "app", "result": "blocked"}) == 1
-    assert value("provisioner_last_reconcile_success_timestamp_seconds", {"app": "app"}) is None
+    counted = {
+        (operation, result): value(
+            "provisioner_operations_total", {**APP, "operation": operation, "result": result}
+        )
+        for operation in ("update", "suspend")
+        for result in ("success", "error", "skipped")
+    }
+    assert {key: n for key, n in counted.items() if n} == {
+        ("update", "error"): 1,
+        ("suspend", "skipped"): 1,
+    }
+    assert value("provisioner_reconcile_total", {**APP, "result": "error"}) == 1
+    assert value("provisioner_last_reconcile_success_timestamp_seconds", APP) is None
+
+
+def test_too_many_deprovisions_are_blocked_in_the_metrics() -> None:
+    recorder = Recorder()
+    planned, app = a_plan(limit=0)
+    recorder.record_cycle(a_cycle(planned, app), durations={}, now=1000.0)
+    value = recorder.registry.get_sample_value
+    assert value("provisioner_safety_blocked", APP) == 1
+    assert value("provisioner_reconcile_total", {**APP, "result": "blocked"}) == 1
+    assert value("provisioner_reconcile_total", {**APP, "result": "success"}) == 0
+    assert value("provisioner_last_reconcile_success_timestamp_seconds", APP) is None
+    labels = {**APP, "operation": "suspend", "result": "success"}
+    assert value("provisioner_operations_total", labels) == 0
+
+    released, _ = a_plan(limit=10)
+    recorder.record_cycle(a_cycle(released, app), durations={}, now=2000.0)
+    assert value("provisioner_safety_blocked", APP) == 0
+
+
+def test_an_untrusted_source_with_something_to_hold_is_blocked() -> None:
+    recorder = Recorder()
+    planned, app = a_plan(source_complete=False)
+    assert planned.blocked
+    cycle = a_cycle(planned, app, trusted=False)
+    recorder.record_cycle(cycle, durations={}, now=1000.0)
+    value = recorder.registry.get_sample_value
+    assert value("provisioner_reconcile_total", {**APP, "result": "blocked"}) == 1
+    assert value("provisioner_safety_blocked", APP) == 1
+
+
+def test_a_failed_observation_is_an_error_and_keeps_the_last_drift() -> None:
+    recorder = Recorder()
+    planned, app = a_plan()
+    recorder.record_cycle(a_cycle(planned, app), durations={}, now=1000.0)
+    unseen = ObservedApp(AppName("app"), (), (), error="connection refused")
+    failed = Plan(AppName("app"), (), {}, error="could not observe the app")
+    recorder.record_cycle(a_cycle(failed, unseen), durations={}, now=2000.0)
+    value = recorder.registry.get_sample_value
+    assert value("provisioner_reconcile_total", {**APP, "result": "error"}) == 1
+    assert value("provisioner_drift_accounts", {**APP, "kind": "orphaned"}) == 1
+    assert value("provisioner_last_reconcile_success_timestamp_seconds", APP) == 1000
+
+
+def test_a_failed_source_read_counts_and_keeps_the_last_user_counts() -> None:
+    recorder = Recorder()
+    planned, app = a_plan()
+    recorder.record_cycle(a_cycle(planned, app), durations={}, now=1.0)
+    failed = a_cycle(planned, app, source_error="REQUEST_LIMIT_EXCEEDED", trusted=False)
+    recorder.record_cycle(failed, durations={}, now=2.0)
+    value = recorder.registry.get_sample_value
+    assert value("provisioner_source_read_errors_total", {"source": "org"}) == 1
+    assert value("provisioner_source_users", {"source": "org", "state": "active"}) == 2
 
 
 def test_policy_revision_and_validity() -> None:
     recorder = Recorder()
+    value = recorder.registry.get_sample_value
     recorder.policy_loaded("aaa")
+    assert value("provisioner_policy_info", {"revision": "aaa"}) == 1
+    assert value("provisioner_policy_load_errors_total") == 0
     recorder.policy_loaded("bbb")
     recorder.policy_load_failed()
-    value = recorder.registry.get_sample_value
     assert value("provisioner_policy_info", {"revision": "aaa"}) is None
     assert value("provisioner_policy_info", {"revision": "bbb"}) == 1
     assert value("provisioner_policy_valid") == 0
     assert value("provisioner_policy_load_errors_total") == 1
+    recorder.policy_loaded("bbb")
+    assert value("provisioner_policy_valid") == 1
+
+
+def test_triggers_and_api_usage() -> None:
+    recorder = Recorder()
+    value = recorder.registry.get_sample_value
+    assert value("provisioner_reconcile_triggers_total", {"trigger": "signal"}) == 0
+    recorder.trigger("signal", now=42.0)
+    assert value("provisioner_reconcile_triggers_total", {"trigger": "signal"}) == 1
+    assert value("provisioner_last_trigger_handled_timestamp_seconds") == 42
+    with pytest.raises(ValueError, match="unknown trigger"):
+        recorder.trigger("sighup", now=43.0)
+    recorder.record_api_usage(4000, 5000)
+    assert value("provisioner_salesforce_api_usage_ratio") == 0.8
+
+
+def test_recorders_do_not_share_a_registry() -> None:
+    first, second = Recorder(), Recorder()
+    first.trigger("schedule", now=1.0)
+    sample = "provisioner_reconcile_triggers_total"
+    assert second.registry.get_sample_value(sample, {"trigger": "schedule"}) == 0
 
 
 def test_no_label_carries_a_user_name_or_email() -> None:
     recorder = Recorder()
-    recorder.record_cycle(a_cycle(blocked=False), durations={}, now=1.0)
-    recorder.trigger("signal", now=2.0)
+    planned, app = a_plan(limit=0)
+    recorder.record_cycle(a_cycle(planned, app), durations={}, now=1.0)
+    released, _ = a_plan()
+    recorder.record_cycle(a_cycle(released, app, results=("error", "success")), durations={}, now=2)
     body, _ = recorder.exposition()
-    assert b"@" not in body
-    assert b"ada" not in body and b"005A" not in body
+    for family in text_string_to_metric_families(body.decode()):
+        for sample in family.samples:
+            for label in sample.labels.values():
+                assert "@" not in label
+                assert label not in {"ada", "bob", "stranger", "005A", "005B", "1", "2", "3"}
+
+
+def test_a_cycle_without_apps_records_the_source_only() -> None:
+    recorder = Recorder()
+    planned, app = a_plan()
+    cycle = dataclasses.replace(a_cycle(planned, app), apps=())
+    recorder.record_cycle(cycle, durations={}, now=1.0)
+    assert (
+        recorder.registry.get_sample_value(
+            "provisioner_reconcile_total", APP | {"result": "success"}
+        )
+        is None
+    )

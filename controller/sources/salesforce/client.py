@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,8 +107,11 @@ class SalesforceClient:
         batch_size: int,
         retry: RetryPolicy = RetryPolicy(),
         sleep: Sleep = asyncio.sleep,
+        on_error: Sequence[Callable[[Exception], object]] = (),
     ) -> None:
         self._http = http
+        self._on_error = tuple(on_error)
+        """Called with each exception that left a GET without a response (metrics)."""
         self._tokens = tokens
         self._query_path = f"{DATA_PREFIX}{api_version}/query"
         self._headers = {
@@ -197,6 +200,8 @@ class SalesforceClient:
                 )
             except httpx.RequestError as exc:
                 failure = exc
+                for hook in self._on_error:
+                    hook(exc)
             else:
                 usage = parse_limit_info(failure.headers.get("Sforce-Limit-Info"))
                 if usage is not None:

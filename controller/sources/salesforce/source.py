@@ -121,12 +121,15 @@ class SalesforceSource:
         self._backoff = backoff
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
+        hooks = event_hooks or {}
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(TIMEOUT_SECONDS),
             verify=_tls_context(),
             transport=transport,
-            event_hooks={k: list(v) for k, v in (event_hooks or {}).items()},
+            event_hooks={key: list(hooks.get(key, ())) for key in ("request", "response")},
         )
+        self._on_error = tuple(hooks.get("error", ()))
+        """Metrics hooks for requests that got no response ("error" beside httpx's own keys)."""
         self._client: SalesforceClient | None = None
         self._tokens: TokenProvider | None = None
         self._paused: tuple[datetime.datetime, str] | None = None
@@ -202,6 +205,7 @@ class SalesforceSource:
                 batch_size=self.spec.batch_size,
                 retry=self._retry,
                 sleep=self._sleep,
+                on_error=self._on_error,
             )
         return self._client
 
