@@ -57,7 +57,6 @@ class Controller:
         self._cycles = itertools.count(1)
         self._policy: Policy | None = None
         self._engine: Engine | None = None
-        self._engine_revision: str | None = None
         self._watermark: Watermark | None = None
 
     # --- policy -------------------------------------------------------------------------------
@@ -87,7 +86,7 @@ class Controller:
     async def _current_engine(self) -> Engine:
         """The engine of the newest good policy; swapped only between runs, never during one."""
         assert self._policy is not None
-        if self._engine is None or self._engine_revision != self._policy.revision:
+        if self._engine is None or self._engine.policy.revision != self._policy.revision:
             if self._engine is not None:
                 await self._engine.__aexit__(None, None, None)
             store = StateStore(self.settings.state_dir)
@@ -98,7 +97,6 @@ class Controller:
                 state=store,
                 http_hooks=self.recorder.http_hooks,
             )
-            self._engine_revision = self._policy.revision
             self._watermark = None
         return self._engine
 

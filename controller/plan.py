@@ -61,7 +61,6 @@ class _Builder:
         self.app = desired.app
         self.operations: list[Operation] = []
         self.drift: Counter[DriftKind] = Counter()
-        self.notes: list[str] = []
         self.group_ids = {group.name: group.id for group in observed.groups}
         self.members: dict[str, frozenset[AccountId]] = {
             group.name: group.members for group in observed.groups
@@ -251,7 +250,7 @@ def compute(
             builder.deprovision(orphan, None, "orphan: no source user, and the app prunes")
     builder.missing_groups()
     builder.drift[DriftKind.ORPHANED] = len(links.orphans)
-    notes = list(builder.notes)
+    notes: list[str] = []
     if links.excluded:
         notes.append(f"{len(links.excluded)} excluded account(s) left untouched")
     if links.left_alone:
