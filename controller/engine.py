@@ -20,9 +20,11 @@ from controller import desired, executor, guard, plan, sources
 from controller.model import AccountId, AppName, DesiredApp, ObservedApp, SourceRead
 from controller.operations import OpKind, Plan
 from controller.policy import Policy, loader
+from controller.policy.schema import ConnectedAppSpec
 from controller.sources import Source
 from controller.state import StateStore
-from reconcilers.base import AppConnection, AppReconciler, Registry
+from reconcilers.base import AppConnection, AppReconciler, ReconcilerKind, Registry
+from reconcilers.throttle import Throttle, WriteRate
 
 Clock = Callable[[], datetime.datetime]
 HttpHooks = Callable[[str], Mapping[str, list[Callable[..., Any]]] | None]
@@ -73,7 +75,24 @@ class Cycle:
 def load_policy(directory: Path, *, registry: Registry, environ: Mapping[str, str]) -> Policy:
     """Load and validate a policy against the attributes each registered app type supports."""
     supported = {name: kind.supported_attributes for name, kind in registry.items()}
-    return loader.load_policy(directory, environ=environ, supported_attributes=supported)
+    required = {name: kind.required_attributes for name, kind in registry.items()}
+    return loader.load_policy(
+        directory,
+        environ=environ,
+        supported_attributes=supported,
+        required_attributes=required,
+        cannot_delete=frozenset(name for name, kind in registry.items() if not kind.can_delete),
+    )
+
+
+def _throttle(spec: ConnectedAppSpec, kind: ReconcilerKind) -> Throttle:
+    """The app's one rate limiter: policy's rate where given, else the vendor's documented one."""
+    default = kind.write_rate
+    per_minute = spec.rate_limit.writes_per_minute or (default.per_minute if default else None)
+    if per_minute is None:
+        return Throttle(None)
+    burst = spec.rate_limit.burst or (default.burst if default else 1)
+    return Throttle(WriteRate(per_minute, burst))
 
 
 class Engine:
@@ -104,6 +123,7 @@ class Engine:
             policy.sources[0], environ=environ, clock=utc_now, event_hooks=hooks("salesforce")
         )
         self.apps = [AppName(name) for name in policy.apps if not only or name in only]
+        self.kinds = {name: registry[policy.apps[name].type] for name in self.apps}
         self.reconcilers: dict[AppName, AppReconciler] = {}
         self.setup_errors: dict[AppName, str] = {}
         for name in self.apps:
@@ -115,14 +135,16 @@ class Engine:
                 if not token:
                     self.setup_errors[name] = f"environment variable {variable} is not set"
                     continue
+            kind = registry[spec.type]
             connection = AppConnection(
                 app=name,
                 endpoint=spec.endpoint,
                 token=token,
-                page_size=spec.page_size,
+                page_size=min(spec.page_size, kind.max_page_size),
                 event_hooks=hooks(name),
+                throttle=_throttle(spec, kind),
             )
-            self.reconcilers[name] = registry[spec.type].factory(connection)
+            self.reconcilers[name] = kind.factory(connection)
 
     async def __aenter__(self) -> Engine:
         return self
@@ -152,8 +174,14 @@ class Engine:
     ) -> AppCycle:
         spec = self.policy.apps[want.app]
         want = dataclasses.replace(want, source_complete=want.source_complete and trusted)
+        shape = self.kinds[want.app].shape
+        shaped: tuple[str, ...] = ()
+        if shape is not None:
+            want, shaped = shape(want)
         life = plan.Lifecycle(spec.deprovision, self.state.suspensions(want.app), now)
         planned = plan.compute(want, seen, match=spec.match, prune=spec.prune, lifecycle=life)
+        if shaped:
+            planned = dataclasses.replace(planned, notes=(*shaped, *planned.notes))
         if planned.error is None:
             planned = guard.hold_deprovisions(
                 planned,

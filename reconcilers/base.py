@@ -12,8 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from controller.model import AppName, ObservedApp
+from controller.model import USER_NAME, AppName, DesiredApp, ObservedApp
 from controller.operations import Applied, Operation
+from reconcilers.throttle import Throttle, WriteRate
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class AppConnection:
     page_size: int = 100
     event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None
     """httpx event hooks, e.g. the metrics Recorder's request counting; None for none."""
+    throttle: Throttle | None = None
+    """The app's one rate limiter, shared by every request to it; None for an unthrottled one."""
 
 
 class AppReconciler(Protocol):
@@ -53,16 +56,29 @@ class AppReconciler(Protocol):
 ReconcilerFactory = Callable[[AppConnection], AppReconciler]
 
 
+Shaping = Callable[[DesiredApp], tuple[DesiredApp, tuple[str, ...]]]
+"""PURE: desired accounts rewritten to the app's own rules (Slack's userName), with notes on
+what had to change, so the plan compares like with like and says why."""
+
+
 @dataclass(frozen=True)
 class ReconcilerKind:
-    """One API family: how to build its reconciler, and which attributes its apps can hold.
+    """One API family: how to build its reconciler, and what its apps can and must hold.
 
-    The attribute set is static so that `provisioner validate` can reject a policy attribute the
-    app cannot store without connecting to anything.
+    The attribute sets are static so that `provisioner validate` can reject a policy the app
+    cannot honour without connecting to anything.
     """
 
     factory: ReconcilerFactory
     supported_attributes: frozenset[str]
+    required_attributes: frozenset[str] = frozenset({USER_NAME})
+    write_rate: WriteRate | None = None
+    """The vendor's documented write limit, used when policy sets no `rateLimit`."""
+    max_page_size: int = 1000
+    """The most the API serves per page; a larger `pageSize` in policy is lowered to it."""
+    shape: Shaping | None = None
+    can_delete: bool = True
+    """False where the API's DELETE only deactivates (Slack, Atlassian): policy may not ask."""
 
 
 Registry = Mapping[str, ReconcilerKind]

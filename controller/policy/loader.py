@@ -92,6 +92,8 @@ def load_policy(
     *,
     environ: Mapping[str, str],
     supported_attributes: Mapping[str, frozenset[str]],
+    required_attributes: Mapping[str, frozenset[str]] | None = None,
+    cannot_delete: frozenset[str] = frozenset(),
 ) -> Policy:
     """The valid policy under `directory`; `PolicyError` listing every problem otherwise."""
     files = _policy_files(directory)
@@ -116,7 +118,8 @@ def load_policy(
                 report.add(doc, path, message, line=line)
             _validate(doc, report)
             docs.append(doc)
-    _cross_check(docs, report, supported_attributes, complete=complete, directory=directory)
+    rules = _AppTypes(supported_attributes, required_attributes or {}, cannot_delete)
+    _cross_check(docs, report, rules, complete=complete, directory=directory)
     if report.entries:
         raise PolicyError(report.formatted())
     return _policy(directory, docs, _revision(directory, policy_files))
@@ -211,7 +214,7 @@ def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
 def _cross_check(
     docs: list[_Doc],
     report: _Report,
-    supported_attributes: Mapping[str, frozenset[str]],
+    app_types: _AppTypes,
     *,
     complete: bool,
     directory: Path,
@@ -235,22 +238,40 @@ def _cross_check(
         report.add(doc, ("kind",), f"exactly one Source is supported; the first is at {where}")
     for doc in docs:
         if doc.kind == "ConnectedApp":
-            _check_app(doc, report, supported_attributes)
+            _check_app(doc, report, app_types)
         elif doc.kind == "AccessRule" and complete:
             _check_grants(doc, report, apps)
         elif doc.kind == "Source":
             _check_source(doc, report)
 
 
-def _check_app(
-    doc: _Doc, report: _Report, supported_attributes: Mapping[str, frozenset[str]]
-) -> None:
+@dataclass(frozen=True)
+class _AppTypes:
+    """What each registered app type can store, and what it cannot do without."""
+
+    supported: Mapping[str, frozenset[str]]
+    required: Mapping[str, frozenset[str]]
+    cannot_delete: frozenset[str]
+    """Types whose API cannot delete an account (Slack, Atlassian): suspending is the end."""
+
+
+def _check_app(doc: _Doc, report: _Report, app_types: _AppTypes) -> None:
     app_type = doc.get("spec", "type")
-    supported = supported_attributes.get(app_type) if isinstance(app_type, str) else None
+    supported = app_types.supported.get(app_type) if isinstance(app_type, str) else None
     if isinstance(app_type, str) and supported is None:
-        known = ", ".join(sorted(supported_attributes)) or "none"
+        known = ", ".join(sorted(app_types.supported)) or "none"
         report.add(doc, ("spec", "type"), f"no reconciler for type {app_type!r}; known: {known}")
+    deprovision = ("spec", "deprovision")
+    deletes = doc.get(*deprovision, "action") == "delete" or doc.get(*deprovision, "deleteAfter")
+    if app_type in app_types.cannot_delete and deletes:
+        message = f"type {app_type} cannot delete accounts, only suspend them; remove this"
+        report.add(doc, deprovision, message)
     attributes = doc.get("spec", "attributes")
+    required = app_types.required.get(app_type, frozenset()) if isinstance(app_type, str) else ()
+    missing = sorted(set(required) - set(attributes if isinstance(attributes, dict) else ()))
+    if missing and isinstance(attributes, dict):
+        needed = ", ".join(missing)
+        report.add(doc, ("spec", "attributes"), f"type {app_type} needs attributes: {needed}")
     for attribute, text in attributes.items() if isinstance(attributes, dict) else ():
         path = ("spec", "attributes", attribute)
         if supported is not None and attribute not in supported:

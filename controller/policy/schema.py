@@ -16,7 +16,7 @@ from pydantic.alias_generators import to_camel
 
 API_VERSION = "provisioner/v1"
 DURATION = re.compile(r"^(?P<count>\d+)(?P<unit>[smhd])$")
-APP_TYPES = ("scim",)
+APP_TYPES = ("scim", "slack", "atlassian", "zendesk")
 """Reconciler kinds known to the policy; each is registered in `reconcilers.REGISTRY`."""
 
 
@@ -144,14 +144,24 @@ class SafetySpec(Strict):
 
 
 class RateLimitSpec(Strict):
-    writes_per_minute: Annotated[int, Field(gt=0)] | None = None
+    """How fast the controller may write to the app; unset fields take the app type's default
+    (its vendor's documented limit, e.g. Slack's 180 user writes a minute in bursts of 20)."""
+
+    writes_per_minute: Annotated[float, Field(gt=0)] | None = None
+    burst: Annotated[int, Field(ge=1)] | None = None
+    """Writes that may go at once before the per-minute spacing applies."""
 
 
 MatchKey = Literal["externalId", "userName", "email"]
 
 
+AppType = Literal["scim", "slack", "atlassian", "zendesk"]
+
+
 class ConnectedAppSpec(Strict):
-    type: Literal["scim"]
+    type: AppType
+    """scim: any SCIM 2.0 app. slack: Slack's SCIM API. atlassian: Atlassian (Jira,
+    Confluence) user provisioning. zendesk: the Zendesk Support Users API."""
     endpoint: str
     auth: AuthSpec = AuthSpec()
     match: list[MatchKey] = ["externalId", "userName", "email"]

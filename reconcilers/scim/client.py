@@ -1,18 +1,16 @@
 """The only code that talks HTTP to a SCIM 2.0 service provider.
 
-It sends scim2-models payloads over one `httpx.AsyncClient` (scim2-client no longer speaks
-httpx), bounds concurrency, retries transient failures within a small budget, pages listings
-completely, and turns every failure into a `controller.errors` kind in one function,
-`error_for`. Messages name the method, path, status and what the server said, never the token.
+It sends scim2-models payloads through an `ApiSession` (auth, the app's throttle, retries),
+pages listings completely, and turns every failure into a `controller.errors` kind in one
+function, `error_for`. Messages name the method, path, status and what the server said, never
+the token. Slack and Atlassian speak SCIM with quirks; they reuse this client with their own
+media type and write discipline.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
-import ssl
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import httpx
@@ -20,37 +18,15 @@ from scim2_models import Context, Error, ListResponse, PatchOp, Resource, Servic
 
 from controller import errors
 from reconcilers.base import AppConnection
+from reconcilers.http import ApiSession, RetryPolicy, Sleep, retry_after
 from reconcilers.scim import mapping
+
+__all__ = ["MEDIA_TYPE", "RetryPolicy", "ScimClient", "error_for"]
 
 MEDIA_TYPE = "application/scim+json"
 ResourceT = TypeVar("ResourceT", bound=Resource[Any])
 T = TypeVar("T")
-Sleep = Callable[[float], Awaitable[None]]
 Parse = Callable[[Any], T]
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to try before a transient failure is reported (the loop retries later)."""
-
-    attempts: int = 3
-    max_wait_seconds: float = 10.0
-    """Total sleeping allowed across retries; a longer Retry-After is reported, not waited."""
-    backoff_seconds: float = 0.5
-    """First delay when the server gives no Retry-After; doubles on each retry."""
-
-
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """httpx loads every CA certificate for each new client (~45 ms); one context serves all."""
-    return httpx.create_ssl_context()
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        return max(0.0, float(response.headers["Retry-After"]))
-    except (KeyError, ValueError):
-        return None  # absent, or an HTTP date: fall back to our own backoff
 
 
 def _scim_error(response: httpx.Response) -> str:
@@ -89,26 +65,9 @@ def error_for(method: str, path: str, failure: httpx.Response | Exception) -> er
     status = failure.status_code
     message = f"{method} {path}: HTTP {status}{_scim_error(failure)}"
     if status == 429 or status >= 500:
-        retry_after = _retry_after(failure)
-        return errors.TransientError(message, status=status, retry_after=retry_after)
+        return errors.TransientError(message, status=status, retry_after=retry_after(failure))
     default = errors.BadRequestError if 400 <= status < 500 else errors.StalledError
     return _BY_STATUS.get(status, default)(message, status=status)
-
-
-def _may_retry(method: str, failure: httpx.Response | Exception) -> bool:
-    """A POST is retried only when the server cannot have acted on it, lest it create twice."""
-    if method != "POST":
-        return True
-    if isinstance(failure, httpx.Response):
-        return failure.status_code in (429, 503)
-    return isinstance(failure, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-
-
-def _scrub(error: errors.AppError, secret: str | None) -> errors.AppError:
-    """Belt and braces: a server that echoes the token must not get it into a message."""
-    if secret and secret in str(error):
-        error.args = (str(error).replace(secret, "***"),)
-    return error
 
 
 class ScimClient:
@@ -118,66 +77,37 @@ class ScimClient:
         self,
         connection: AppConnection,
         *,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy | None = None,
         sleep: Sleep = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
+        media_type: str = MEDIA_TYPE,
+        one_write_per_object: bool = False,
     ) -> None:
-        headers = {"Accept": MEDIA_TYPE, "Content-Type": MEDIA_TYPE}
-        if connection.token:
-            headers["Authorization"] = f"Bearer {connection.token}"
-        hooks = connection.event_hooks or {}
-        self._http = httpx.AsyncClient(
-            base_url=connection.endpoint.rstrip("/"),
-            headers=headers,
-            timeout=httpx.Timeout(connection.timeout_seconds),
-            verify=_tls_context(),
+        self.session = ApiSession(
+            connection,
+            error_for=error_for,
+            headers={"Accept": media_type, "Content-Type": media_type},
+            retry=retry,
+            sleep=sleep,
             transport=transport,
-            event_hooks={key: list(hooks.get(key, ())) for key in ("request", "response")},
+            one_write_per_object=one_write_per_object,
         )
-        self._on_error = list(hooks.get("error", ()))
-        """Called with each exception that left a request without a response (metrics)."""
-        self._token = connection.token
-        self._limit = asyncio.Semaphore(connection.concurrency)
         self._page_size = connection.page_size
-        self._retry = retry
-        self._sleep = sleep
         self._config: ServiceProviderConfig | None = None
         self._config_lock = asyncio.Lock()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self.session.aclose()
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Send one request, retrying transient failures within the retry policy."""
-        waited = 0.0
-        for attempt in range(1, self._retry.attempts + 1):
-            failure: httpx.Response | Exception
-            async with self._limit:
-                try:
-                    failure = await self._http.request(method, path, **kwargs)
-                except (httpx.RequestError, httpx.InvalidURL) as exc:
-                    failure = exc
-                    for hook in self._on_error:
-                        hook(exc)
-            if isinstance(failure, httpx.Response) and failure.is_success:
-                return failure
-            error = _scrub(error_for(method, path, failure), self._token)
-            if not isinstance(error, errors.TransientError) or not _may_retry(method, failure):
-                raise error
-            delay = error.retry_after
-            if delay is None:
-                delay = self._retry.backoff_seconds * 2 ** (attempt - 1)
-            if attempt == self._retry.attempts or waited + delay > self._retry.max_wait_seconds:
-                raise error
-            waited += delay
-            await self._sleep(delay)
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        """Send one request within the app's throttle and the retry policy."""
+        return await self.session.request(method, path, **kwargs)
 
     def _parse(self, method: str, path: str, response: httpx.Response, parse: Parse[T]) -> T:
         try:
             return parse(response.json())
         except ValueError as exc:  # JSON decoding and pydantic validation errors alike
-            raise _scrub(error_for(method, path, exc), self._token) from None
+            raise self.session.error(method, path, exc) from None
 
     async def get_config(self) -> ServiceProviderConfig:
         """The service provider configuration, read once; a server without one gets defaults."""
@@ -199,7 +129,8 @@ class ScimClient:
         model = type(resource)
 
         def parse(body: Any) -> ResourceT:
-            return model.model_validate(body, scim_ctx=Context.RESOURCE_CREATION_RESPONSE)
+            resource = mapping.known_extensions_only(body)
+            return model.model_validate(resource, scim_ctx=Context.RESOURCE_CREATION_RESPONSE)
 
         return self._parse("POST", path, response, parse)
 
@@ -233,6 +164,9 @@ class ScimClient:
         listing: type[ListResponse[ResourceT]] = ListResponse[model]  # type: ignore[valid-type]
 
         def parse(body: Any) -> ListResponse[ResourceT]:
+            if isinstance(body, dict) and isinstance(body.get("Resources"), list):
+                resources = [mapping.known_extensions_only(r) for r in body["Resources"]]
+                body = {**body, "Resources": resources}
             return listing.model_validate(body, scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
 
         return self._parse("GET", path, response, parse)

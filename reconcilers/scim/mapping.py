@@ -67,6 +67,23 @@ def describe(error: Exception) -> str:
     return str(error)
 
 
+def known_extensions_only(resource: Any) -> Any:
+    """A resource without extensions we do not model (Slack's profile and guest schemas).
+
+    scim2-models refuses attributes it does not know; a vendor's extra extension must not make
+    a whole listing unreadable, and we never write what we did not read.
+    """
+    if not isinstance(resource, dict):
+        return resource
+    unknown = {
+        key for key in resource if key.startswith("urn:") and key.lower() != ENTERPRISE_URN.lower()
+    }
+    kept = {key: value for key, value in resource.items() if key not in unknown}
+    if isinstance(kept.get("schemas"), list):
+        kept["schemas"] = [urn for urn in kept["schemas"] if urn not in unknown]
+    return kept
+
+
 def _work_email(user: ScimUser) -> str | None:
     """The primary work email, else the first work email."""
     work = [email for email in user.emails or () if email.type == Email.Type.work and email.value]
@@ -103,7 +120,7 @@ def observed_account(user: ScimUser) -> ObservedAccount:
         id=AccountId(user.id),
         user_name=user.user_name,
         active=user.active is not False,
-        external_id=user.external_id,
+        external_id=user.external_id or None,  # Slack returns "" for none
         attributes=user_attributes(user),
     )
 

@@ -1,0 +1,171 @@
+"""The one way reconcilers send HTTP: auth, the app's throttle, retries, one write per object.
+
+Every API family (SCIM, Slack, Atlassian, Zendesk) needs the same discipline, and it is easy to
+get subtly wrong in several copies: retry only what cannot have acted twice, wait out the app's
+Retry-After rather than our own guess, pause every request to an app that said 429 rather than
+only the one that got it, never let the token into a message. `ApiSession` does that once; each
+adapter brings its own `ErrorFor`, the single function that turns its vendor's failures into
+`controller.errors`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import functools
+import ssl
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from controller import errors
+from reconcilers.base import AppConnection
+from reconcilers.throttle import Throttle
+
+Sleep = Callable[[float], Awaitable[None]]
+ErrorFor = Callable[[str, str, httpx.Response | Exception], errors.AppError]
+"""(method, path, failed response or exception) -> the controller's error for it."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try before a failure is reported (the loop tries again next cycle)."""
+
+    attempts: int = 3
+    """Tries for a server error or a dropped connection."""
+    max_wait_seconds: float = 10.0
+    """Sleeping allowed across those retries; a longer Retry-After on a 5xx is reported."""
+    backoff_seconds: float = 0.5
+    """First delay when the server gives no Retry-After; doubles on each retry."""
+    rate_limited_attempts: int = 10
+    """Tries for a request the app answered 429: the app is up, it only wants us slower."""
+    rate_limited_wait_seconds: float = 180.0
+    """Waiting allowed across 429s for one request before it is reported."""
+    longest_retry_after_seconds: float = 30.0
+    """A longer Retry-After is reported at once: the next cycle is the better retry."""
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """httpx loads every CA certificate for each new client (~45 ms); one context serves all."""
+    return httpx.create_ssl_context()
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    try:
+        return max(0.0, float(response.headers["Retry-After"]))
+    except (KeyError, ValueError):
+        return None  # absent, or an HTTP date: fall back to our own backoff
+
+
+def _may_retry(method: str, failure: httpx.Response | Exception) -> bool:
+    """A POST is retried only when the server cannot have acted on it, lest it create twice."""
+    if method != "POST":
+        return True
+    if isinstance(failure, httpx.Response):
+        return failure.status_code in (429, 503)
+    return isinstance(failure, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
+def _scrub(error: errors.AppError, secret: str | None) -> errors.AppError:
+    """Belt and braces: a server that echoes the token must not get it into a message."""
+    if secret and secret in str(error):
+        error.args = (str(error).replace(secret, "***"),)
+    return error
+
+
+class ApiSession:
+    """Requests to one app over one httpx client, within its throttle and retry budget."""
+
+    def __init__(
+        self,
+        connection: AppConnection,
+        *,
+        error_for: ErrorFor,
+        headers: Mapping[str, str],
+        retry: RetryPolicy | None = None,
+        sleep: Sleep = asyncio.sleep,
+        transport: httpx.AsyncBaseTransport | None = None,
+        one_write_per_object: bool = False,
+    ) -> None:
+        all_headers = dict(headers)
+        if connection.token:
+            all_headers["Authorization"] = f"Bearer {connection.token}"
+        hooks = connection.event_hooks or {}
+        self.http = httpx.AsyncClient(
+            base_url=connection.endpoint.rstrip("/"),
+            headers=all_headers,
+            timeout=httpx.Timeout(connection.timeout_seconds),
+            verify=tls_context(),
+            transport=transport,
+            event_hooks={key: list(hooks.get(key, ())) for key in ("request", "response")},
+        )
+        self._on_error = list(hooks.get("error", ()))
+        """Called with each exception that left a request without a response (metrics)."""
+        self._error_for = error_for
+        self._token = connection.token
+        self._limit = asyncio.Semaphore(connection.concurrency)
+        self.throttle = connection.throttle or Throttle(None, sleep=sleep)
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._one_write_per_object = one_write_per_object
+        self._object_locks: dict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    def error(self, method: str, path: str, failure: httpx.Response | Exception) -> errors.AppError:
+        return _scrub(self._error_for(method, path, failure), self._token)
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send one request; retry what the retry policy allows; raise `controller.errors`."""
+        write = method != "GET"
+        if write and self._one_write_per_object:
+            async with self._object_locks[path]:
+                return await self._request(method, path, write=write, **kwargs)
+        return await self._request(method, path, write=write, **kwargs)
+
+    async def _request(
+        self, method: str, path: str, *, write: bool, **kwargs: Any
+    ) -> httpx.Response:
+        failed = rate_limited = 0
+        waited = rate_waited = 0.0
+        while True:
+            await self.throttle.wait_turn(write=write)
+            failure: httpx.Response | Exception
+            async with self._limit:
+                try:
+                    failure = await self.http.request(method, path, **kwargs)
+                except (httpx.RequestError, httpx.InvalidURL) as exc:
+                    failure = exc
+                    for hook in self._on_error:
+                        hook(exc)
+            if isinstance(failure, httpx.Response) and failure.is_success:
+                return failure
+            error = self.error(method, path, failure)
+            if not isinstance(error, errors.TransientError) or not _may_retry(method, failure):
+                raise error
+            if error.status == 429:
+                rate_limited += 1
+                delay = error.retry_after if error.retry_after is not None else 1.0
+                rate_waited += delay
+                if (
+                    rate_limited >= self._retry.rate_limited_attempts
+                    or rate_waited > self._retry.rate_limited_wait_seconds
+                    or delay > self._retry.longest_retry_after_seconds
+                ):
+                    raise error
+                self.throttle.back_off(delay)  # every request to this app waits it out
+                continue
+            failed += 1
+            backoff = self._retry.backoff_seconds * 2 ** (failed - 1)
+            pause = error.retry_after if error.retry_after is not None else backoff
+            if failed >= self._retry.attempts or waited + pause > self._retry.max_wait_seconds:
+                raise error
+            waited += pause
+            if error.retry_after is not None:
+                self.throttle.back_off(pause)
+            else:
+                await self._sleep(pause)

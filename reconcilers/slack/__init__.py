@@ -1,0 +1,43 @@
+"""Slack's SCIM v2 API: SCIM with Slack's rules (reference/target-apps.md B1).
+
+What differs from plain SCIM, and where it is handled:
+- userName: at most 21 characters, lower case, other characters become `_`: `naming.shape`
+  derives valid, unique names before planning and notes collisions.
+- DELETE only deactivates, so policy may not ask to delete (`can_delete=False`); suspension is
+  `active=false` by PATCH, as for any SCIM app, and a returning user is reactivated.
+- Emails are unique across active and deactivated users: the example policy matches on email,
+  so a returning person's deactivated account is linked and reactivated, never re-created.
+- `count` at most 1000; JSON as `application/json`; one write per user or group at a time;
+  per-endpoint limits of 180 writes a minute in bursts of 20, with 429 and Retry-After.
+"""
+
+from __future__ import annotations
+
+from controller.model import USER_NAME
+from reconcilers.base import AppConnection, ReconcilerKind
+from reconcilers.scim import ScimReconciler
+from reconcilers.scim.client import ScimClient
+from reconcilers.scim.mapping import EMAIL, SUPPORTED_ATTRIBUTES
+from reconcilers.slack import naming
+from reconcilers.throttle import WriteRate
+
+MEDIA_TYPE = "application/json"
+
+
+def make_reconciler(connection: AppConnection) -> ScimReconciler:
+    """A SCIM reconciler speaking Slack's dialect: JSON, one write per object at a time."""
+    client = ScimClient(connection, media_type=MEDIA_TYPE, one_write_per_object=True)
+    return ScimReconciler(connection, client=client)
+
+
+KIND = ReconcilerKind(
+    factory=make_reconciler,
+    supported_attributes=SUPPORTED_ATTRIBUTES - {"role", "userType", "locale", "timezone"},
+    required_attributes=frozenset({USER_NAME, EMAIL}),
+    write_rate=WriteRate(per_minute=180, burst=20),
+    max_page_size=1000,
+    shape=naming.shape,
+    can_delete=False,
+)
+
+__all__ = ["KIND", "make_reconciler"]

@@ -1,0 +1,111 @@
+"""PURE: translation between the controller's flat attributes and Zendesk's user JSON.
+
+Zendesk is not SCIM: a user has an `email` (its identity; the primary email cannot be changed
+through the API, a new one is only added as a secondary identity), a `name`, a `role` of
+end-user, agent or admin, an optional `custom_role_id` (an agent's custom role), `external_id`,
+and `suspended`. Policy speaks the flat names the other apps use: `userName` is the email,
+`displayName` the name, and `role` either one of the three roles or the name of a custom role,
+which makes the user an agent with that custom role. Suspension is `suspended: true`; the
+account stays, as a returning user needs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from controller.model import USER_NAME, AccountId, ObservedAccount
+
+DISPLAY_NAME = "displayName"
+ROLE = "role"
+ROLES = frozenset({"end-user", "agent", "admin"})
+SUPPORTED_ATTRIBUTES = frozenset({USER_NAME, DISPLAY_NAME, ROLE})
+CustomRoles = Mapping[int, str]
+"""custom_role_id -> name, as GET /api/v2/custom_roles lists them."""
+
+
+class UnknownRoleError(ValueError):
+    """Policy names a role that is neither a Zendesk role nor a custom role of this account."""
+
+
+def observed_account(user: Mapping[str, Any], custom_roles: CustomRoles) -> ObservedAccount:
+    """A listed user as the planner sees it; `ValueError` when it lacks id or email."""
+    user_id, email = user.get("id"), user.get("email")
+    if not isinstance(user_id, int) or not isinstance(email, str):
+        raise ValueError(f"a user without a numeric id or an email: id={user_id!r}")
+    custom = user.get("custom_role_id")
+    role = custom_roles.get(custom, str(custom)) if isinstance(custom, int) else user.get("role")
+    external_id = user.get("external_id")
+    return ObservedAccount(
+        id=AccountId(str(user_id)),
+        user_name=email.lower(),
+        active=bool(user.get("active", True)) and not user.get("suspended", False),
+        external_id=external_id if isinstance(external_id, str) and external_id else None,
+        attributes={USER_NAME: email.lower(), DISPLAY_NAME: user.get("name"), ROLE: role},
+    )
+
+
+def _role_fields(role: Any, custom_roles: CustomRoles) -> dict[str, Any]:
+    if role in ROLES:
+        return {"role": role, "custom_role_id": None}
+    by_name = {name.lower(): role_id for role_id, name in custom_roles.items()}
+    if isinstance(role, str) and role.lower() in by_name:
+        return {"role": "agent", "custom_role_id": by_name[role.lower()]}
+    known = ", ".join([*sorted(ROLES), *sorted(custom_roles.values())])
+    raise UnknownRoleError(f"no Zendesk role or custom role named {role!r}; known: {known}")
+
+
+def new_user(
+    attributes: Mapping[str, Any], *, external_id: str | None, custom_roles: CustomRoles
+) -> dict[str, Any]:
+    """The body of POST /users/create_or_update for a new account."""
+    user: dict[str, Any] = {
+        "email": attributes.get(USER_NAME),
+        "name": attributes.get(DISPLAY_NAME) or attributes.get(USER_NAME),
+        "skip_verify_email": True,
+    }
+    if external_id is not None:
+        user["external_id"] = external_id
+    if attributes.get(ROLE) is not None:
+        user.update(_role_fields(attributes[ROLE], custom_roles))
+    return {"user": user}
+
+
+def user_update(attributes: Mapping[str, Any], custom_roles: CustomRoles) -> dict[str, Any]:
+    """The body of PUT /users/{id} for changed attributes; the email cannot be among them."""
+    if USER_NAME in attributes:
+        raise ValueError(
+            "Zendesk cannot change a user's primary email through the API (a PUT only adds a"
+            " secondary identity); change it in Zendesk, or keep userName as it was"
+        )
+    user: dict[str, Any] = {}
+    if DISPLAY_NAME in attributes:
+        user["name"] = attributes[DISPLAY_NAME]
+    if ROLE in attributes:
+        user.update(_role_fields(attributes[ROLE], custom_roles))
+    return {"user": user}
+
+
+def describe_error(body: Any) -> str:
+    """`{error, description, details}` in one line: what Zendesk said, field by field."""
+    if not isinstance(body, Mapping):
+        return ""
+    parts = [str(body[key]) for key in ("error", "description") if body.get(key)]
+    details = body.get("details")
+    for field, problems in details.items() if isinstance(details, Mapping) else ():
+        for problem in problems if isinstance(problems, list) else ():
+            if isinstance(problem, Mapping):
+                code = problem.get("error") or problem.get("type") or "invalid"
+                parts.append(f"{field} {code}")
+    return ": ".join(parts)
+
+
+def is_duplicate(body: Any) -> bool:
+    """A 422 that says a value is taken: a conflict, not a malformed request."""
+    details = body.get("details") if isinstance(body, Mapping) else None
+    return isinstance(details, Mapping) and any(
+        isinstance(problem, Mapping) and problem.get("error") == "DuplicateValue"
+        for problems in details.values()
+        if isinstance(problems, list)
+        for problem in problems
+    )

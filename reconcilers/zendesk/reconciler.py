@@ -1,0 +1,158 @@
+"""The Zendesk reconciler: observes users, groups and memberships; applies one operation at a time.
+
+Creating goes through `create_or_update` keyed by external_id (the Salesforce user Id), so a
+create retried after a crash updates the account it already made instead of making a second.
+Suspension sets `suspended`, never deletes. Group memberships are only for agents and admins;
+Zendesk names a membership by its own id, learnt while observing, so removing one needs no
+extra lookup in the usual case.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from controller import errors
+from controller.model import AccountId, ObservedApp, ObservedGroup
+from controller.operations import Applied, Operation, OpKind
+from reconcilers.base import AppConnection
+from reconcilers.zendesk import mapping
+from reconcilers.zendesk.client import ZendeskClient
+
+
+def _required(value: str | None, what: str, operation: Operation) -> str:
+    if not value:
+        raise errors.BadRequestError(f"{operation.kind} {operation.subject}: no {what} to act on")
+    return value
+
+
+def _number(value: str, what: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise errors.BadRequestError(f"{what} {value!r} is not a Zendesk id") from None
+
+
+class ZendeskReconciler:
+    """An `AppReconciler` for the Zendesk Support Users API."""
+
+    def __init__(self, connection: AppConnection, *, client: ZendeskClient | None = None) -> None:
+        self.app = connection.app
+        self._client = client if client is not None else ZendeskClient(connection)
+        self._custom_roles: dict[int, str] | None = None
+        self._memberships: dict[tuple[int, int], int] = {}
+        """(user id, group id) -> membership id, as last observed or created."""
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def _roles(self) -> dict[int, str]:
+        if self._custom_roles is None:
+            body = await self._client.send("GET", "/custom_roles")
+            listed = body.get("custom_roles", []) if isinstance(body, dict) else []
+            self._custom_roles = {
+                role["id"]: str(role.get("name")) for role in listed if isinstance(role, dict)
+            }
+        return self._custom_roles
+
+    async def observe(self) -> ObservedApp:
+        """Every user, group and membership; any failure is reported in `error`."""
+        failure: Exception | None = None
+        try:
+            async with asyncio.TaskGroup() as listings:
+                users = listings.create_task(self._client.list_all("/users", "users"))
+                groups = listings.create_task(self._client.list_all("/groups", "groups"))
+                members = listings.create_task(
+                    self._client.list_all("/group_memberships", "group_memberships")
+                )
+                roles = listings.create_task(self._roles())
+        except* errors.AppError as failed:
+            failure = failed.exceptions[0]
+        if failure is not None:
+            return ObservedApp(self.app, (), (), error=str(failure))
+        try:
+            accounts = tuple(mapping.observed_account(u, roles.result()) for u in users.result())
+        except ValueError as error:
+            return ObservedApp(self.app, (), (), error=f"GET /users: {error}")
+        self._memberships = {
+            (m["user_id"], m["group_id"]): m["id"]
+            for m in members.result()
+            if {"user_id", "group_id", "id"} <= m.keys()
+        }
+        by_group: dict[int, set[AccountId]] = {}
+        for user_id, group_id in self._memberships:
+            by_group.setdefault(group_id, set()).add(AccountId(str(user_id)))
+        observed_groups = tuple(
+            ObservedGroup(str(g["id"]), str(g.get("name")), frozenset(by_group.get(g["id"], ())))
+            for g in groups.result()
+            if not g.get("deleted")
+        )
+        return ObservedApp(self.app, accounts, observed_groups)
+
+    async def apply(self, operation: Operation) -> Applied:
+        """Carry out one operation, or raise one of `controller.errors`."""
+        try:
+            return await self._apply(operation)
+        except ValueError as error:  # a role or value policy gives that Zendesk cannot take
+            raise errors.BadRequestError(f"{operation.kind} {operation.subject}: {error}") from None
+
+    async def _apply(self, operation: Operation) -> Applied:
+        kind = operation.kind
+        if kind is OpKind.CREATE:
+            body = mapping.new_user(
+                operation.attributes,
+                external_id=operation.source_id,
+                custom_roles=await self._roles(),
+            )
+            created = await self._client.send("POST", "/users/create_or_update", body)
+            return Applied(resource_id=str(self._record(created, "user")["id"]))
+        if kind is OpKind.CREATE_GROUP:
+            name = _required(operation.group, "group name", operation)
+            created = await self._client.send("POST", "/groups", {"group": {"name": name}})
+            return Applied(resource_id=str(self._record(created, "group")["id"]))
+        account = _required(operation.account_id, "account id", operation)
+        user_id = _number(account, "account id")
+        if kind is OpKind.ADD_MEMBER:
+            group_id = _number(_required(operation.group_id, "group id", operation), "group id")
+            membership = {"group_membership": {"user_id": user_id, "group_id": group_id}}
+            created = await self._client.send("POST", "/group_memberships", membership)
+            self._memberships[user_id, group_id] = self._record(created, "group_membership")["id"]
+            return Applied()
+        if kind is OpKind.REMOVE_MEMBER:
+            group_id = _number(_required(operation.group_id, "group id", operation), "group id")
+            await self._remove_membership(user_id, group_id)
+            return Applied()
+        if kind is OpKind.DELETE:
+            await self._client.send("DELETE", f"/users/{user_id}")
+            return Applied()
+        update: dict[str, Any]
+        if kind is OpKind.UPDATE:
+            update = mapping.user_update(operation.attributes, await self._roles())
+        elif kind is OpKind.LINK:
+            update = {"user": {"external_id": _required(operation.source_id, "id", operation)}}
+        elif kind in (OpKind.ACTIVATE, OpKind.SUSPEND):
+            update = {"user": {"suspended": kind is OpKind.SUSPEND}}
+        else:
+            raise errors.BadRequestError(f"{kind} is not an operation Zendesk supports")
+        if update["user"]:
+            await self._client.send("PUT", f"/users/{user_id}", update)
+        return Applied()
+
+    async def _remove_membership(self, user_id: int, group_id: int) -> None:
+        membership = self._memberships.get((user_id, group_id))
+        if membership is None:  # not seen while observing: ask for this user's memberships
+            body = await self._client.send("GET", f"/users/{user_id}/group_memberships")
+            for found in body.get("group_memberships", []) if isinstance(body, dict) else []:
+                if found.get("group_id") == group_id:
+                    membership = found.get("id")
+        if membership is None:
+            return  # already gone: the plan's end state holds
+        await self._client.send("DELETE", f"/group_memberships/{membership}")
+        self._memberships.pop((user_id, group_id), None)
+
+    @staticmethod
+    def _record(body: Any, key: str) -> dict[str, Any]:
+        record = body.get(key) if isinstance(body, dict) else None
+        if not isinstance(record, dict) or "id" not in record:
+            raise errors.StalledError(f"Zendesk answered without a {key} id: not its API?")
+        return record
