@@ -60,7 +60,7 @@ def deprovision_limit_exceeded(count: int, accounts: int, safety: SafetySpec) ->
             f"{count} deprovisions exceed maxDeprovisionsPerRun {safety.max_deprovisions_per_run}"
         )
     percent = count * 100 / max(accounts, 1)
-    if count and percent > safety.max_deprovisions_percent:
+    if count >= safety.min_deprovisions_for_percent and percent > safety.max_deprovisions_percent:
         return (
             f"{count} deprovisions of {accounts} accounts ({percent:.1f}%) exceed "
             f"maxDeprovisionsPercent {safety.max_deprovisions_percent:g}%"

@@ -141,6 +141,9 @@ class DeprovisionSpec(Strict):
 class SafetySpec(Strict):
     max_deprovisions_per_run: Annotated[int, Field(ge=0)] = 10
     max_deprovisions_percent: Annotated[float, Field(ge=0, le=100)] = 5.0
+    min_deprovisions_for_percent: Annotated[int, Field(ge=1)] = 2
+    """The percent limit holds runs of at least this many deprovisions: one leaver in an app of
+    ten accounts is 10%, but it is not the mass deletion the limit is there to stop."""
 
 
 class RateLimitSpec(Strict):

@@ -85,6 +85,16 @@ def test_rule4_deprovisions_above_the_percent_limit_are_held() -> None:
     )
 
 
+def test_rule4_one_leaver_in_a_small_app_is_not_a_mass_deletion() -> None:
+    original = leavers(1, staying=3)
+    safety = SafetySpec(max_deprovisions_per_run=10, max_deprovisions_percent=5)
+    kept = guard.hold_deprovisions(original, accounts=4, safety=safety, allow_deprovisions=False)
+    assert kept == original
+    strict = SafetySpec(max_deprovisions_percent=5, min_deprovisions_for_percent=1)
+    held = guard.hold_deprovisions(original, accounts=4, safety=strict, allow_deprovisions=False)
+    assert len(held.blocked) == 1
+
+
 @pytest.mark.parametrize(("count", "limit"), [(2, 2), (0, 0)])
 def test_rule4_at_or_under_the_limit_nothing_is_held(count: int, limit: int) -> None:
     original = leavers(count, staying=100)
