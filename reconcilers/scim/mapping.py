@@ -10,7 +10,7 @@ never mutates what it is given. Invalid values (an email the models reject) rais
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pydantic
@@ -216,8 +216,16 @@ def new_group(display_name: str) -> Group:
 
 
 def add_member(account_id: str) -> list[GroupPatch]:
-    member = GroupMember(value=account_id).model_dump(scim_ctx=Context.RESOURCE_PATCH_REQUEST)
-    return [GroupPatch(op=GroupPatch.Op.add, path="members", value=[member])]
+    return add_members([account_id])
+
+
+def add_members(account_ids: Sequence[str]) -> list[GroupPatch]:
+    """One `add` of several members: a group takes many in one PATCH (RFC 7644 3.5.2.1)."""
+    members = [
+        GroupMember(value=account).model_dump(scim_ctx=Context.RESOURCE_PATCH_REQUEST)
+        for account in account_ids
+    ]
+    return [GroupPatch(op=GroupPatch.Op.add, path="members", value=members)]
 
 
 def remove_member(account_id: str) -> list[GroupPatch]:

@@ -68,6 +68,41 @@ async def test_many_members_added_to_one_group_at_once_never_meet_slacks_lock() 
     assert eng.members == set(accounts)
 
 
+async def test_concurrent_adds_to_one_group_go_in_few_patches() -> None:
+    async with slack() as (app, adapter):
+        accounts = [await create(adapter, n) for n in range(8)]
+        group = await adapter.apply(op(OpKind.CREATE_GROUP, group="eng"))
+        assert group.resource_id
+        writes_before = app.writes
+        await asyncio.gather(
+            *(
+                adapter.apply(op(OpKind.ADD_MEMBER, account_id=a, group_id=group.resource_id))
+                for a in accounts
+            )
+        )
+        (eng,) = app.groups()
+    assert {member["value"] for member in eng["members"]} == set(accounts)
+    assert app.writes - writes_before < len(accounts)
+
+
+async def test_a_member_slack_refuses_fails_alone_in_its_batch() -> None:
+    async with slack(write_latency=0.05) as (app, adapter):
+        accounts = [await create(adapter, n) for n in range(4)]
+        group = await adapter.apply(op(OpKind.CREATE_GROUP, group="eng"))
+        assert group.resource_id
+        members = [*accounts, AccountId("UNOSUCHUSER")]
+        results = await asyncio.gather(
+            *(
+                adapter.apply(op(OpKind.ADD_MEMBER, account_id=a, group_id=group.resource_id))
+                for a in members
+            ),
+            return_exceptions=True,
+        )
+        (eng,) = app.groups()
+    assert [isinstance(result, errors.AppError) for result in results] == [False] * 4 + [True]
+    assert {member["value"] for member in eng["members"]} == set(accounts)
+
+
 async def test_a_taken_email_is_a_conflict_naming_slacks_code() -> None:
     async with slack() as (app, adapter):
         app.add_user("someone", "user1@orion.example", active=False)
