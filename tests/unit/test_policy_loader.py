@@ -320,3 +320,25 @@ def test_duplicate_yaml_keys_are_errors(tmp_path: Path) -> None:
     assert errors(tmp_path) == [
         f"{tmp_path / 'apps.yml'}:21: spec.type: duplicate key 'type' (first given on line 17)",
     ]
+
+
+def test_what_an_app_type_cannot_do_is_refused_at_its_line(tmp_path: Path) -> None:
+    valid(tmp_path)
+    apps = tmp_path / "apps.yml"
+    apps.write_text(APPS.replace("type: scim", "type: slack"))
+
+    with pytest.raises(PolicyError) as raised:
+        load_policy(
+            tmp_path,
+            environ={},
+            supported_attributes={"slack": SUPPORTED["scim"]},
+            required_attributes={"slack": frozenset({"userName", "emails.work"})},
+            cannot_delete=frozenset({"slack"}),
+        )
+
+    assert raised.value.errors == [
+        f"{apps}:9: spec.attributes: type slack needs attributes: emails.work",
+        f"{apps}:19: spec.attributes: type slack needs attributes: emails.work",
+        f"{apps}:20: spec.deprovision: type slack cannot delete accounts, only suspend them;"
+        " remove this",
+    ]
