@@ -29,10 +29,16 @@ class UnknownRoleError(ValueError):
 
 
 def observed_account(user: Mapping[str, Any], custom_roles: CustomRoles) -> ObservedAccount:
-    """A listed user as the planner sees it; `ValueError` when it lacks id or email."""
-    user_id, email = user.get("id"), user.get("email")
-    if not isinstance(user_id, int) or not isinstance(email, str):
-        raise ValueError(f"a user without a numeric id or an email: id={user_id!r}")
+    """A listed user as the planner sees it; `ValueError` when it lacks a numeric id.
+
+    Zendesk users need no email (an end-user known only by phone or Twitter); such a user
+    goes by their id, which no policy userName can match, so they are only ever orphans.
+    """
+    user_id = user.get("id")
+    if not isinstance(user_id, int):
+        raise ValueError(f"a user without a numeric id: id={user_id!r}")
+    listed = user.get("email")
+    email = listed if isinstance(listed, str) and listed else f"zendesk-user-{user_id}"
     custom = user.get("custom_role_id")
     role = custom_roles.get(custom, str(custom)) if isinstance(custom, int) else user.get("role")
     external_id = user.get("external_id")
