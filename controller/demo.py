@@ -1,42 +1,34 @@
 """`provisioner demo`: the whole pipeline on local emulators, telling the three stories.
 
-It starts the Salesforce emulator seeded with the example org (signing in with the JWT bearer
-flow and a key pair made for the run) and two SCIM apps (scim2-server) on 127.0.0.1, and points
-the example policy at them through the environment. Then: provision everyone and show the next
-plan is empty; a leaver, a mover and a contractor whose end date arrives, each changed in
-Salesforce through the emulator's admin endpoint. It checks each step's outcome and exits 1 if
-the system did not do what the story says.
+It starts the example world (`emulators.world`: the Salesforce emulator with the example org,
+Slack, Jira and Zendesk emulators, and a scim2-server for Beacon's care platform) and points
+the example policy at it. Then it provisions everyone and shows the next plan is empty, and
+tells each story as Salesforce changes: a joiner appears in Slack, Jira and Zendesk; a leaver is
+deactivated in all three (Zendesk suspends, never deletes); a nurse is promoted and gains the
+care platform's admin group; a contractor's end date passes. After each step it looks in the
+apps themselves, and exits 1 if they do not show what the story says.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import dataclasses
 import datetime
 import os
-import secrets
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import typer
-import yaml
 
 from controller import render, service
 from controller.engine import Cycle, Engine, load_policy
-from controller.operations import OpKind
 from controller.settings import LoopSettings
-from emulators import credentials, scim_app, serving
-from emulators.salesforce import EmulatorSettings, Org, make_salesforce_app
+from emulators.world import World, example_world
 from reconcilers import REGISTRY
 
-SEED = Path(__file__).resolve().parent.parent / "emulators" / "seed" / "org.yaml"
-APPS = {"slack": "SLACK_SCIM", "carepoint": "CAREPOINT_SCIM"}
 SCIM_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-CLIENT_ID = "3MVG9-provisioner-demo"
-INTEGRATION_USER = "integration@orion.example"
 
 
 class DemoFailed(Exception):
@@ -47,55 +39,20 @@ def _say(text: str) -> None:
     typer.secho(f"\n== {text}", bold=True)
 
 
-@contextlib.contextmanager
-def _salesforce(scratch: Path) -> Iterator[dict[str, str]]:
-    """The emulated org, and the environment that signs the policy's Source in to it."""
-    pair = credentials.generate()
-    key = scratch / "salesforce.key"
-    key.write_bytes(pair.key_pem)
-    key.chmod(0o600)
-    settings = EmulatorSettings(client_id=CLIENT_ID, certificate_pem=pair.certificate_pem)
-    with serving.serve(make_salesforce_app(Org.from_seed(SEED), settings)) as url:
-        typer.echo(f"Started the Salesforce emulator at {url} with the example org")
-        yield {
-            "SALESFORCE_INSTANCE_URL": url,
-            "SALESFORCE_LOGIN_URL": url,
-            "SALESFORCE_CLIENT_ID": CLIENT_ID,
-            "SALESFORCE_USERNAME": INTEGRATION_USER,
-            "SALESFORCE_PRIVATE_KEY_FILE": str(key),
-        }
+def _saw(text: str) -> None:
+    typer.secho(f"   seen in the app: {text}", fg="cyan")
 
 
-@contextlib.contextmanager
-def _stand_in_apps() -> Iterator[dict[str, str]]:
-    """Serve one scim2-server per app; yield the environment that points the policy at them."""
-    environ: dict[str, str] = {}
-    with contextlib.ExitStack() as stack:
-        for app, prefix in APPS.items():
-            token = secrets.token_urlsafe(24)
-            url = stack.enter_context(scim_app.serve(scim_app.make_scim_app(token)))
-            environ[f"{prefix}_URL"] = url
-            environ[f"{prefix}_TOKEN"] = token
-            typer.echo(f"Started stand-in SCIM app {app!r} at {url}")
-        yield environ
+def _expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise DemoFailed(message)
 
 
-def _seed_accounts_behind_our_back(environ: dict[str, str]) -> None:
+def _seed_accounts_behind_our_back(world: World) -> None:
     """Accounts someone made by hand: a break-glass admin (excluded) and a stale one (orphan)."""
-    headers = {"Authorization": f"Bearer {environ['SLACK_SCIM_TOKEN']}"}
-    with httpx.Client(base_url=environ["SLACK_SCIM_URL"], headers=headers) as client:
-        for name in ("break-glass-admin@orion.example", "old.temp@orion.example"):
-            response = client.post("/Users", json={"schemas": [SCIM_USER], "userName": name})
-            response.raise_for_status()
-    typer.echo("Added two accounts to slack by hand: a break-glass admin and a stale account.")
-
-
-def _change_in_salesforce(environ: dict[str, str], email: str, changes: dict[str, Any]) -> None:
-    """What an admin does in Setup, done through the emulator's admin endpoint."""
-    users = yaml.safe_load(SEED.read_text(encoding="utf-8"))["users"]
-    user_id = next(user["Id"] for user in users if user["Email"] == email)
-    url = f"{environ['SALESFORCE_INSTANCE_URL']}/_emulator/users/{user_id}"
-    httpx.post(url, json=changes).raise_for_status()
+    world.slack.add_user("break-glass-admin", "break-glass-admin@orion.example")
+    world.slack.add_user("old.temp", "old.temp@orion.example")
+    typer.echo("Added two accounts to Slack by hand: a break-glass admin and a stale account.")
 
 
 async def _converge(policy_dir: Path, environ: dict[str, str], *, when: datetime.datetime) -> Cycle:
@@ -122,35 +79,107 @@ async def _converge(policy_dir: Path, environ: dict[str, str], *, when: datetime
         return applied
 
 
-def _kinds(cycle: Cycle, app: str) -> list[OpKind]:
-    return [op.kind for a in cycle.apps if a.app == app for op in a.plan.operations]
+def _slack(world: World, name: str) -> dict[str, Any]:
+    user = world.slack.user_by_name(name)
+    _expect(user is not None, f"Slack has no account {name!r}")
+    assert user is not None
+    return user
 
 
-def _expect(condition: bool, message: str) -> None:
-    if not condition:
-        raise DemoFailed(message)
+def _jira(world: World, name: str) -> dict[str, Any]:
+    user = world.jira.user_by_name(name)
+    _expect(user is not None, f"Jira has no account {name!r}")
+    assert user is not None
+    return user
 
 
-async def _stories(policy_dir: Path, environ: dict[str, str]) -> None:
+def _zendesk(world: World, email: str) -> dict[str, Any]:
+    user = world.zendesk.user_by_email(email)
+    _expect(user is not None, f"Zendesk has no user {email!r}")
+    assert user is not None
+    return user
+
+
+def _groups(user: dict[str, Any]) -> list[str]:
+    return sorted(str(group.get("display")) for group in user.get("groups") or ())
+
+
+def _joiner(world: World) -> None:
+    slack = _slack(world, "barbara.liskov")
+    _expect(slack["active"] and "support" in _groups(slack), "Slack did not get the joiner")
+    _saw(f"Slack @barbara.liskov active, groups {', '.join(_groups(slack))}")
+    jira = _jira(world, "barbara.liskov@orion.example")
+    _expect(jira["active"], "Jira did not get the joiner")
+    _saw("Jira barbara.liskov@orion.example active")
+    agent = _zendesk(world, "barbara.liskov@orion.example")
+    groups = sorted(world.zendesk.group_names_of(agent["id"]))
+    _expect(agent["role"] == "agent" and groups == ["Tier 1"], "Zendesk did not get the agent")
+    _saw(f"Zendesk agent Barbara Liskov in {', '.join(groups)}")
+
+
+def _leaver(world: World) -> None:
+    _expect(not _slack(world, "alan.kay")["active"], "Slack kept the leaver active")
+    _saw("Slack @alan.kay deactivated (kept, so a return reactivates it)")
+    _expect(not _jira(world, "alan.kay@orion.example")["active"], "Jira kept the leaver active")
+    _saw("Jira alan.kay@orion.example deactivated")
+    agent = _zendesk(world, "alan.kay@orion.example")
+    _expect(agent["suspended"] and agent["active"], "Zendesk did not suspend (or deleted)")
+    _saw("Zendesk Alan Kay suspended, not deleted: his tickets and history stay")
+
+
+def _mover(world: World) -> None:
+    nurse, groups = world.care_account("mary.seacole@orion.example")
+    roles = [role.get("value") for role in nurse.get("roles") or ()]
+    _expect(roles == ["charge-nurse"] and "ward-admins" in groups, "the mover was not promoted")
+    _saw(f"care platform: mary.seacole role charge-nurse, groups {', '.join(sorted(groups))}")
+
+
+def _contractor(world: World) -> None:
+    _expect(not _slack(world, "dorothy.vaughan")["active"], "Slack kept the contractor")
+    _expect(not _jira(world, "dorothy.vaughan@orion.example")["active"], "Jira kept them")
+    _saw("Slack and Jira: dorothy.vaughan deactivated on the day her contract ended")
+
+
+Step = tuple[str, Callable[[World], None], dict[str, dict[str, Any]], datetime.datetime]
+
+
+async def _stories(policy_dir: Path, world: World) -> None:
     today = datetime.datetime(2026, 11, 28, 9, 0, tzinfo=datetime.UTC)
-    _say("1. First sync: everyone the policy grants gets their accounts and groups")
-    first = await _converge(policy_dir, environ, when=today)
-    _expect(_kinds(first, "slack").count(OpKind.CREATE) > 0, "nobody was provisioned")
-
-    _say("2. Leaver (Orion Tech): Grace Hopper is deactivated in Salesforce")
-    _change_in_salesforce(environ, "grace.hopper@orion.example", {"IsActive": False})
-    leaver = await _converge(policy_dir, environ, when=today)
-    _expect(_kinds(leaver, "slack") == [OpKind.SUSPEND], "the leaver was not exactly suspended")
-
-    _say("3. Mover (Beacon Health): Mary Seacole is promoted from Floor Nurse to Charge Nurse")
-    _change_in_salesforce(environ, "mary.seacole@orion.example", {"UserRole.Name": "Charge Nurse"})
-    mover = await _converge(policy_dir, environ, when=today)
-    _expect(OpKind.ADD_MEMBER in _kinds(mover, "carepoint"), "the mover gained no admin group")
-
-    _say("4. Time-bound access (Stratos): months later, Dorothy Vaughan's contract end date passes")
     later = datetime.datetime(2027, 4, 1, 9, 0, tzinfo=datetime.UTC)
-    contract = await _converge(policy_dir, environ, when=later)
-    _expect(_kinds(contract, "slack") == [OpKind.SUSPEND], "the contractor was not suspended")
+    _say("1. First sync: everyone the policy grants gets their accounts, groups and roles")
+    await _converge(policy_dir, world.environ, when=today)
+    steps: list[Step] = [
+        (
+            "2. Joiner (Orion Tech): Barbara Liskov joins Support; she is activated in Salesforce",
+            _joiner,
+            {"barbara.liskov@orion.example": {"IsActive": True}},
+            today,
+        ),
+        (
+            "3. Leaver (Orion Tech): Alan Kay leaves; he is deactivated in Salesforce",
+            _leaver,
+            {"alan.kay@orion.example": {"IsActive": False}},
+            today,
+        ),
+        (
+            "4. Mover (Beacon Health): Mary Seacole is promoted from Floor Nurse to Charge Nurse",
+            _mover,
+            {"mary.seacole@orion.example": {"UserRole.Name": "Charge Nurse"}},
+            today,
+        ),
+        (
+            "5. Time-bound access (Stratos): months later, Dorothy Vaughan's contract ends",
+            _contractor,
+            {},
+            later,
+        ),
+    ]
+    for title, check, changes, when in steps:
+        _say(title)
+        for email, change in changes.items():
+            world.change_in_salesforce(email, change)
+        await _converge(policy_dir, world.environ, when=when)
+        check(world)
 
 
 def _serve(policy_dir: Path, scratch: Path, environ: dict[str, str], port: int) -> int:
@@ -181,13 +210,16 @@ def run(policy_dir: Path = Path("desired-state"), *, serve: int | None = None) -
     """
     with (
         tempfile.TemporaryDirectory(prefix="provisioner-demo-") as scratch,
-        _salesforce(Path(scratch)) as salesforce,
-        _stand_in_apps() as apps,
+        example_world(Path(scratch)) as world,
     ):
-        environ = {**os.environ, **salesforce, **apps}
-        _seed_accounts_behind_our_back(environ)
+        typer.echo(
+            "Started on 127.0.0.1: the Salesforce emulator with the example org, Slack, Jira"
+            " (Atlassian) and Zendesk emulators, and a SCIM care platform (scim2-server)."
+        )
+        environ = {**os.environ, **world.environ}
+        _seed_accounts_behind_our_back(world)
         try:
-            asyncio.run(_stories(policy_dir, environ))
+            asyncio.run(_stories(policy_dir, dataclasses.replace(world, environ=environ)))
         except DemoFailed as failure:
             typer.secho(f"\nDemo failed: {failure}", fg="red", err=True)
             return 1

@@ -26,7 +26,7 @@ def provisioner(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str
 def test_the_example_policy_is_valid() -> None:
     done = provisioner("validate", "--policy", "desired-state")
     assert done.returncode == 0, done.stderr
-    assert "desired-state: valid. 2 apps, 5 access rules" in done.stdout
+    assert "desired-state: valid. 4 apps, 7 access rules" in done.stdout
 
 
 def test_errors_in_two_files_are_both_reported_with_file_and_line(tmp_path: Path) -> None:
@@ -75,7 +75,7 @@ def test_plan_with_an_invalid_policy_exits_1(tmp_path: Path) -> None:
 def test_plan_names_an_unknown_app() -> None:
     done = provisioner("plan", "--policy", "desired-state", "--app", "nope")
     assert done.returncode == 1
-    assert "no app named nope; the policy has: carepoint, slack" in done.stderr
+    assert "no app named nope; the policy has: carepoint, jira, slack, zendesk" in done.stderr
 
 
 def test_schema_is_json_schema_of_the_three_kinds() -> None:
