@@ -137,51 +137,61 @@ class AtlassianApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.scim(scope, receive, send)
-        path: str = scope["path"]
-        if not path.startswith(self._prefix):
-            return await _refuse(send, rules.Refusal(404, None, "Resource not found"))
-        scheme, _, token = _header(scope, "authorization").partition(" ")
-        if scheme.lower() != "bearer" or token != self.settings.token:
-            return await _refuse(send, rules.Refusal(401, None, "Unauthorized"))
-        method = scope["method"]
-        wait = self.limiter.take((("directory",), self.settings.limit))
-        if wait is not None:
-            limited = rules.Refusal(429, None, "Too many requests")
-            return await _refuse(send, limited, {"Retry-After": str(wait)})
+        method, path = scope["method"], scope["path"]
         parts = [p for p in path[len(self._prefix) :].split("/") if p]
         body = await _read(receive)
+        query = dict(parse_qsl(scope.get("query_string", b"").decode()))
+        refused = self._gate(scope) or self._check(method, parts, query, body)
+        if refused is not None:
+            refusal, headers = refused if isinstance(refused, tuple) else (refused, None)
+            return await _refuse(send, refusal, headers)
         if parts == ["ServiceProviderConfig"]:
             return await _answer(send, 200, _service_provider_config())
-        query = dict(parse_qsl(scope.get("query_string", b"").decode()))
-        refusal = self._check(method, parts, query, body)
-        if refusal is not None:
-            return await _refuse(send, refusal)
         if method == "DELETE" and parts[:1] == ["Users"] and len(parts) == 2:
             self._remember_deleted(parts[1])
         if method == "GET" and len(parts) == 1:
             query.pop("sortBy", None)
             query.pop("sortOrder", None)
-            count = int(query.get("count", self.settings.max_page) or 0)
-            query["count"] = str(max(0, min(count, self.settings.max_page)))
+            count = query.get("count", "")
+            wanted = int(count) if count.lstrip("-").isdigit() else self.settings.max_page
+            query["count"] = str(max(0, min(wanted, self.settings.max_page)))
+        inner_path = INNER + "/" + "/".join(parts)
         inner = {
             **scope,
-            "path": INNER + "/" + "/".join(parts),
-            "raw_path": (INNER + "/" + "/".join(parts)).encode(),
+            "path": inner_path,
+            "raw_path": inner_path.encode(),
             "query_string": urlencode(query).encode(),
         }
         await self.scim(inner, _replay(body), send)
+
+    def _gate(self, scope: Scope) -> tuple[rules.Refusal, dict[str, str]] | rules.Refusal | None:
+        """What every request passes first: the directory's base path, its key, its limit."""
+        if not scope["path"].startswith(self._prefix):
+            return rules.Refusal(404, None, "Resource not found")
+        scheme, _, token = _header(scope, "authorization").partition(" ")
+        if scheme.lower() != "bearer" or token != self.settings.token:
+            return rules.Refusal(401, None, "Unauthorized")
+        wait = self.limiter.take((("directory",), self.settings.limit))
+        if wait is not None:
+            return rules.Refusal(429, None, "Too many requests"), {"Retry-After": str(wait)}
+        return None
 
     def _check(
         self, method: str, parts: list[str], query: dict[str, str], raw: bytes
     ) -> rules.Refusal | None:
         resource = parts[0] if parts else ""
+        if parts == ["ServiceProviderConfig"] and method != "GET":
+            return rules.Refusal(405, None, "Method not allowed")
         if resource == "Users" and len(parts) == 2:
             with self._lock:
                 if parts[1] in self._deleted:
                     return rules.Refusal(404, None, "Resource not found")
         if method == "GET" and len(parts) == 1 and resource in ("Users", "Groups"):
             return rules.check_filter(resource, query.get("filter"))
-        body = _json(raw)
+        return self._check_write(method, parts, _json(raw))
+
+    def _check_write(self, method: str, parts: list[str], body: Any) -> rules.Refusal | None:
+        """Atlassian's rules on creating users and groups and on changing groups."""
         if method == "POST" and parts == ["Users"]:
             taken = [(str(u.get("userName", "")), rules.emails_of(u)) for u in self.users()]
             domains = self.settings.verified_domains
@@ -192,7 +202,7 @@ class AtlassianApp:
             return rules.check_new_group(
                 name, existing=existing, org_groups=self.settings.org_groups
             )
-        if method in ("PATCH", "PUT") and resource == "Groups" and len(parts) == 2:
+        if method in ("PATCH", "PUT") and parts[:1] == ["Groups"] and len(parts) == 2:
             current = next((g for g in self.groups() if g.get("id") == parts[1]), None)
             if current is not None and rules.renames(body, str(current.get("displayName"))):
                 return rules.Refusal(400, "mutability", "Renaming groups is not supported")
