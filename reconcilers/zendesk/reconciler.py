@@ -57,6 +57,7 @@ class ZendeskReconciler:
 
     async def observe(self) -> ObservedApp:
         """Every user, group and membership; any failure is reported in `error`."""
+        self._custom_roles = None  # read afresh each cycle: an admin may have added one
         failure: Exception | None = None
         try:
             async with asyncio.TaskGroup() as listings:
