@@ -60,6 +60,20 @@ def retry_after(response: httpx.Response) -> float | None:
         return None  # absent, or an HTTP date: fall back to our own backoff
 
 
+def exception_error(method: str, path: str, failure: Exception, unreadable: str) -> errors.AppError:
+    """The controller error for a request that got no usable response.
+
+    A bad URL stalls the app, a network failure is transient, and anything else is a response
+    we could not read (`unreadable` says how), which means the endpoint is not the API we think.
+    """
+    what = f"{method} {path}: {type(failure).__name__}"
+    if isinstance(failure, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return errors.StalledError(f"{what}: the endpoint is not an http(s) URL")
+    if isinstance(failure, httpx.TransportError):
+        return errors.TransientError(f"{what}: {failure}" if str(failure) else what)
+    return errors.StalledError(f"{what}: {unreadable}")
+
+
 def _may_retry(method: str, failure: httpx.Response | Exception) -> bool:
     """A POST is retried only when the server cannot have acted on it, lest it create twice."""
     if method != "POST":

@@ -18,7 +18,7 @@ from scim2_models import Context, Error, ListResponse, PatchOp, Resource, Servic
 
 from controller import errors
 from reconcilers.base import AppConnection
-from reconcilers.http import ApiSession, RetryPolicy, Sleep, retry_after
+from reconcilers.http import ApiSession, RetryPolicy, Sleep, exception_error, retry_after
 from reconcilers.scim import mapping
 
 __all__ = ["MEDIA_TYPE", "RetryPolicy", "ScimClient", "error_for"]
@@ -54,14 +54,8 @@ def error_for(method: str, path: str, failure: httpx.Response | Exception) -> er
     unexpected status means the endpoint is not the SCIM base URL we were given (StalledError).
     """
     if isinstance(failure, Exception):
-        what = f"{method} {path}: {type(failure).__name__}"
-        if isinstance(failure, httpx.UnsupportedProtocol | httpx.InvalidURL):
-            return errors.StalledError(f"{what}: the endpoint is not an http(s) URL")
-        if isinstance(failure, httpx.TransportError):
-            return errors.TransientError(f"{what}: {failure}" if str(failure) else what)
-        return errors.StalledError(
-            f"{what}: the response is not valid SCIM: {mapping.describe(failure)}"
-        )
+        unreadable = f"the response is not valid SCIM: {mapping.describe(failure)}"
+        return exception_error(method, path, failure, unreadable)
     status = failure.status_code
     message = f"{method} {path}: HTTP {status}{_scim_error(failure)}"
     if status == 429 or status >= 500:

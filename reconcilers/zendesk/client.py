@@ -15,7 +15,7 @@ import httpx
 
 from controller import errors
 from reconcilers.base import AppConnection
-from reconcilers.http import ApiSession, RetryPolicy, Sleep, retry_after
+from reconcilers.http import ApiSession, RetryPolicy, Sleep, exception_error, retry_after
 from reconcilers.zendesk import mapping
 
 MAX_PAGE_SIZE = 100
@@ -29,12 +29,8 @@ _BY_STATUS: dict[int, type[errors.AppError]] = {
 def error_for(method: str, path: str, failure: httpx.Response | Exception) -> errors.AppError:
     """The controller error for a failed request: a response with a bad status, or an exception."""
     if isinstance(failure, Exception):
-        what = f"{method} {path}: {type(failure).__name__}"
-        if isinstance(failure, httpx.UnsupportedProtocol | httpx.InvalidURL):
-            return errors.StalledError(f"{what}: the endpoint is not an http(s) URL")
-        if isinstance(failure, httpx.TransportError):
-            return errors.TransientError(f"{what}: {failure}" if str(failure) else what)
-        return errors.StalledError(f"{what}: the response is not Zendesk's JSON: {failure}")
+        unreadable = f"the response is not Zendesk's JSON: {failure}"
+        return exception_error(method, path, failure, unreadable)
     status = failure.status_code
     try:
         body = failure.json()
