@@ -79,25 +79,22 @@ async def _converge(policy_dir: Path, environ: dict[str, str], *, when: datetime
         return applied
 
 
-def _slack(world: World, name: str) -> dict[str, Any]:
-    user = world.slack.user_by_name(name)
-    _expect(user is not None, f"Slack has no account {name!r}")
-    assert user is not None
+def _found(user: dict[str, Any] | None, app: str, name: str) -> dict[str, Any]:
+    if user is None:
+        raise DemoFailed(f"{app} has no account {name!r}")
     return user
+
+
+def _slack(world: World, name: str) -> dict[str, Any]:
+    return _found(world.slack.user_by_name(name), "Slack", name)
 
 
 def _jira(world: World, name: str) -> dict[str, Any]:
-    user = world.jira.user_by_name(name)
-    _expect(user is not None, f"Jira has no account {name!r}")
-    assert user is not None
-    return user
+    return _found(world.jira.user_by_name(name), "Jira", name)
 
 
 def _zendesk(world: World, email: str) -> dict[str, Any]:
-    user = world.zendesk.user_by_email(email)
-    _expect(user is not None, f"Zendesk has no user {email!r}")
-    assert user is not None
-    return user
+    return _found(world.zendesk.user_by_email(email), "Zendesk", email)
 
 
 def _groups(user: dict[str, Any]) -> list[str]:

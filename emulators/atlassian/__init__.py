@@ -1,7 +1,8 @@
 """An emulator of Atlassian's user provisioning SCIM directory (Jira, Confluence Cloud).
 
-`make_atlassian_app` builds one (see `app` for the rules it adds to scim2-server), `scim_base`
-says where its SCIM API lives, and `python -m emulators.atlassian` serves one standalone.
+`make_atlassian_app` builds one (`app` adds Atlassian's rules, checked by the pure `rules`, in
+front of the scim2-server that `directory` configures), `scim_base` says where its SCIM API
+lives, and `python -m emulators.atlassian --port 9302 --token T` serves one standalone.
 """
 
 from __future__ import annotations

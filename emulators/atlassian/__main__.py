@@ -21,7 +21,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.domain:
         settings = AtlassianSettings(token=args.token, verified_domains=frozenset(args.domain))
     with serving.serve(make_atlassian_app(settings), host=args.host, port=args.port) as root:
-        print(f"Serving Atlassian SCIM on {scim_base(root, settings)}; Ctrl+C stops it.")
+        print(
+            f"Serving Atlassian SCIM on {scim_base(root, settings)}; Ctrl+C stops it.", flush=True
+        )
         serving.wait_for_stop()
 
 

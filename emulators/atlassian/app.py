@@ -1,102 +1,89 @@
 """The Atlassian directory as an ASGI app: scim2-server underneath, Atlassian's rules on top.
 
 Atlassian's user provisioning directory is near-RFC SCIM, so the RFC behaviour comes from
-scim2-server (a third-party implementation) and this layer adds only what Atlassian does
-differently (reference/target-apps.md B2): the `/scim/directory/{id}` base, one exact `eq`
-filter, at most 100 per page, no sorting, displayName required and emails on verified domains,
-409 for an existing user and for a group named like an org group, no group renames, and
-DELETE that deactivates. Our reading of "the user is not available for future requests until
-activated again; any future operation returns 404": a DELETEd user leaves every listing and
-every request on its id is a 404, but its userName and email still clash with a new user.
+scim2-server (a third-party implementation, set up in `directory`) and this layer adds only
+what Atlassian does differently (reference/target-apps.md B2): the `/scim/directory/{id}` base
+and its API key, one exact `eq` filter, no sorting, displayName required and emails on
+verified domains, 409 for an existing userName or email and for a group named like an org
+group, no group renames, DELETE that deactivates, and an optional rate limit (429 and
+Retry-After, nothing done). PUT clearing what it does not send is scim2-server's own RFC
+replace; so are PATCH (answered 200 with the resource, see `directory`) and member changes.
+
+DELETE, as we read "the user is not available for future requests until activated again; any
+future operation for the deactivated user returns 404": the user is deactivated (active=false)
+and hidden. It leaves every listing and every request on its id (GET, PUT, PATCH, DELETE) is a
+404, but it still exists: its userName and email clash (409) with a new user or with another
+user renamed to them, and `edit_user(id, active=True)` (an admin reactivating it in Atlassian's
+UI) brings it back. Its group memberships are left as they were. PATCH active=false is the
+ordinary, reversible suspension: the user stays listed with active false.
 """
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from scim2_models import Email, EnterpriseUser, User
+from scim2_models import Email, EnterpriseUser, Resource, User
 
 from emulators.atlassian import rules
+from emulators.atlassian.asgi import (
+    Receive,
+    Scope,
+    Send,
+    header,
+    parse_json,
+    read_body,
+    refuse,
+    replay,
+)
+from emulators.atlassian.directory import Directory
 from emulators.atlassian.settings import AtlassianSettings
 from emulators.limits import Limiter
-from emulators.scim_app import ScimApp
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-INNER = "/v2"
 
 
-async def _answer(
-    send: Send, status: int, body: Any, headers: dict[str, str] | None = None
-) -> None:
-    raw = [(b"content-type", b"application/scim+json")]
-    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    payload = json.dumps(body).encode() if body is not None else b""
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": payload})
-
-
-async def _refuse(
-    send: Send, refusal: rules.Refusal, headers: dict[str, str] | None = None
-) -> None:
-    body: dict[str, Any] = {"schemas": [ERROR], "status": str(refusal.status)}
-    if refusal.scim_type:
-        body["scimType"] = refusal.scim_type
-    body["detail"] = refusal.detail
-    await _answer(send, refusal.status, body, headers)
-
-
-def _service_provider_config() -> dict[str, Any]:
-    return {
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
-        "patch": {"supported": True},
-        "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
-        "filter": {"supported": True, "maxResults": 100},
-        "changePassword": {"supported": False},
-        "sort": {"supported": False},
-        "etag": {"supported": False},
-        "authenticationSchemes": [
-            {"type": "oauthbearertoken", "name": "Directory API key", "description": "Bearer"}
-        ],
-    }
+def _dump(resource: Resource[Any]) -> dict[str, Any]:
+    dumped: dict[str, Any] = resource.model_dump()
+    return dumped
 
 
 class AtlassianApp:
-    """One emulated directory; `users()` and friends look behind the API's back."""
+    """One emulated directory; `users()` and friends look behind the API's back.
+
+    Tests call those from their own thread while the server thread serves requests: resources
+    are read and changed under scim2-server's storage lock, DELETEd users under `_lock`, and
+    neither lock is held across an await.
+    """
 
     def __init__(self, settings: AtlassianSettings) -> None:
         self.settings = settings
-        self.scim = ScimApp(settings.token)
-        self.limiter = Limiter()
         self._prefix = f"/scim/directory/{settings.directory_id}"
-        self._deleted: dict[str, dict[str, Any]] = {}
+        self.scim = Directory(self._prefix)
+        self.limiter = Limiter()
+        self._deleted: dict[str, Resource[Any]] = {}
         """Users deactivated by DELETE: hidden from the API, still clashing on create."""
         self._lock = threading.Lock()
+        self._domains = frozenset(domain.lower() for domain in settings.verified_domains)
 
     # --- behind the API's back -----------------------------------------------------------
 
-    def _live(self, schema: str) -> list[dict[str, Any]]:
+    def _live(self, schema: str) -> list[Resource[Any]]:
         memory = self.scim.memory
         with memory.lock:
-            found = [r for r in memory.resources if schema in (r.schemas or ())]
-        return [r.model_dump() for r in found]
+            return [r.model_copy(deep=True) for r in memory.resources if schema in r.schemas]
 
     def users(self) -> list[dict[str, Any]]:
         """Every user as the API shows it, plus DELETEd ones; each with `deleted`."""
+        live = [{**_dump(user), "deleted": False} for user in self._live(USER)]
         with self._lock:
-            deleted = [{**user, "deleted": True} for user in self._deleted.values()]
-        return [{**user, "deleted": False} for user in self._live(USER)] + deleted
+            deleted = [{**_dump(user), "deleted": True} for user in self._deleted.values()]
+        return live + deleted
 
     def groups(self) -> list[dict[str, Any]]:
-        return self._live(GROUP)
+        return [_dump(group) for group in self._live(GROUP)]
 
     def user_by_name(self, user_name: str) -> dict[str, Any] | None:
         wanted = user_name.lower()
@@ -111,7 +98,7 @@ class AtlassianApp:
         active: bool = True,
         external_id: str | None = None,
     ) -> dict[str, Any]:
-        """A user made in Atlassian itself (not provisioned)."""
+        """A user made in Atlassian itself (not provisioned); returned with its id."""
         user = User[EnterpriseUser](
             user_name=user_name,
             display_name=display_name,
@@ -119,137 +106,147 @@ class AtlassianApp:
             active=active,
             external_id=external_id,
         )
-        stored: dict[str, Any] = self.scim.add(user).model_dump()
-        return stored
+        return _dump(self.scim.add(user))
 
     def edit_user(self, user_id: str, **attributes: Any) -> None:
-        """Change a user's attributes (by their SCIM names) behind the API's back."""
+        """Change a user's attributes (by their SCIM names) behind the API's back.
+
+        On a DELETEd user, `active=True` reactivates it: it is visible to the API again.
+        """
         memory = self.scim.memory
-        with memory.lock:
+        with memory.lock, self._lock:
+            if user_id in self._deleted:
+                current = self._deleted[user_id]
+                changed = type(current).model_validate({**_dump(current), **attributes})
+                if getattr(changed, "active", False):
+                    del self._deleted[user_id]
+                    memory.resources = [*memory.resources, changed]
+                else:
+                    self._deleted[user_id] = changed
+                return
             resources = memory.resources
-            (index,) = (i for i, r in enumerate(resources) if r.id == user_id)
-            current = resources[index]
-            changed = type(current).model_validate({**current.model_dump(), **attributes})
-            memory.resources = [*resources[:index], changed, *resources[index + 1 :]]
+            found = [i for i, r in enumerate(resources) if r.id == user_id and USER in r.schemas]
+            if not found:
+                raise KeyError(f"no user with id {user_id}")
+            current = resources[found[0]]
+            changed = type(current).model_validate({**_dump(current), **attributes})
+            resources[found[0]] = changed
+            memory.resources = resources
 
     # --- the API --------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            return await self.scim(scope, receive, send)
+            await self.scim(scope, receive, send)
+            return
         method, path = scope["method"], scope["path"]
         parts = [p for p in path[len(self._prefix) :].split("/") if p]
-        body = await _read(receive)
-        query = dict(parse_qsl(scope.get("query_string", b"").decode()))
-        refused = self._gate(scope) or self._check(method, parts, query, body)
-        if refused is not None:
-            refusal, headers = refused if isinstance(refused, tuple) else (refused, None)
-            return await _refuse(send, refusal, headers)
-        if parts == ["ServiceProviderConfig"]:
-            return await _answer(send, 200, _service_provider_config())
-        if method == "DELETE" and parts[:1] == ["Users"] and len(parts) == 2:
-            self._remember_deleted(parts[1])
+        body = await read_body(receive)
+        query = dict(parse_qsl(scope.get("query_string", b"").decode(), keep_blank_values=True))
+        gated = self._gate(scope)
+        if gated is not None:
+            return await refuse(send, *gated)
+        refusal = self._check(method, parts, query, parse_json(body))
+        if refusal is not None:
+            return await refuse(send, refusal)
         if method == "GET" and len(parts) == 1:
-            query.pop("sortBy", None)
+            query.pop("sortBy", None)  # sorting is unsupported: the order stays the server's
             query.pop("sortOrder", None)
-            count = query.get("count", "")
-            wanted = int(count) if count.lstrip("-").isdigit() else self.settings.max_page
-            query["count"] = str(max(0, min(wanted, self.settings.max_page)))
-        inner_path = INNER + "/" + "/".join(parts)
+        inner_path = "/" + "/".join(parts)
         inner = {
             **scope,
             "path": inner_path,
             "raw_path": inner_path.encode(),
+            "root_path": "",
             "query_string": urlencode(query).encode(),
         }
-        await self.scim(inner, _replay(body), send)
+        if method == "DELETE" and parts[:1] == ["Users"] and len(parts) == 2:
+            send = self._deactivating(parts[1], send)
+        await self.scim(inner, replay(body), send)
 
-    def _gate(self, scope: Scope) -> tuple[rules.Refusal, dict[str, str]] | rules.Refusal | None:
+    def _gate(self, scope: Scope) -> tuple[rules.Refusal, dict[str, str] | None] | None:
         """What every request passes first: the directory's base path, its key, its limit."""
-        if not scope["path"].startswith(self._prefix):
-            return rules.Refusal(404, None, "Resource not found")
-        scheme, _, token = _header(scope, "authorization").partition(" ")
+        path = scope["path"]
+        if path != self._prefix and not path.startswith(self._prefix + "/"):
+            return rules.NOT_FOUND, None
+        scheme, _, token = header(scope, "authorization").partition(" ")
         if scheme.lower() != "bearer" or token != self.settings.token:
-            return rules.Refusal(401, None, "Unauthorized")
+            unauthorized = rules.Refusal(401, None, "A valid directory API key is required")
+            return unauthorized, {"WWW-Authenticate": "Bearer"}
         wait = self.limiter.take((("directory",), self.settings.limit))
         if wait is not None:
             return rules.Refusal(429, None, "Too many requests"), {"Retry-After": str(wait)}
         return None
 
     def _check(
-        self, method: str, parts: list[str], query: dict[str, str], raw: bytes
+        self, method: str, parts: list[str], query: dict[str, str], body: Any
     ) -> rules.Refusal | None:
+        """Atlassian's rules on one request, before scim2-server sees it."""
         resource = parts[0] if parts else ""
-        if parts == ["ServiceProviderConfig"] and method != "GET":
-            return rules.Refusal(405, None, "Method not allowed")
         if resource == "Users" and len(parts) == 2:
             with self._lock:
                 if parts[1] in self._deleted:
-                    return rules.Refusal(404, None, "Resource not found")
-        if method == "GET" and len(parts) == 1 and resource in ("Users", "Groups"):
+                    return rules.NOT_FOUND
+        if resource not in ("Users", "Groups"):
+            return None
+        if method == "GET" and len(parts) == 1:
             return rules.check_filter(resource, query.get("filter"))
-        return self._check_write(method, parts, _json(raw))
+        if method == "POST" and parts[1:] == [".search"]:
+            text = body.get("filter") if isinstance(body, dict) else None
+            return rules.check_filter(resource, None if text is None else str(text))
+        if resource == "Users":
+            return self._check_user_write(method, parts, body)
+        return self._check_group_write(method, parts, body)
 
-    def _check_write(self, method: str, parts: list[str], body: Any) -> rules.Refusal | None:
-        """Atlassian's rules on creating users and groups and on changing groups."""
-        if method == "POST" and parts == ["Users"]:
-            taken = [(str(u.get("userName", "")), rules.emails_of(u)) for u in self.users()]
-            domains = self.settings.verified_domains
-            return rules.check_new_user(body, verified_domains=domains, taken=taken)
-        if method == "POST" and parts == ["Groups"]:
+    def _check_group_write(self, method: str, parts: list[str], body: Any) -> rules.Refusal | None:
+        """New groups: a name unused here and in the org; changes: no new name."""
+        if method == "POST" and len(parts) == 1:
             name = body.get("displayName") if isinstance(body, dict) else None
             existing = [str(g.get("displayName")) for g in self.groups()]
             return rules.check_new_group(
                 name, existing=existing, org_groups=self.settings.org_groups
             )
-        if method in ("PATCH", "PUT") and parts[:1] == ["Groups"] and len(parts) == 2:
+        if method in ("PATCH", "PUT") and len(parts) == 2:
             current = next((g for g in self.groups() if g.get("id") == parts[1]), None)
-            if current is not None and rules.renames(body, str(current.get("displayName"))):
-                return rules.Refusal(400, "mutability", "Renaming groups is not supported")
+            if current is not None:
+                return rules.check_rename(body, str(current.get("displayName")))
         return None
 
-    def _remember_deleted(self, user_id: str) -> None:
-        found = next((u for u in self._live(USER) if u.get("id") == user_id), None)
-        if found is not None:
-            with self._lock:
-                self._deleted[user_id] = {**found, "active": False}
-
-
-def _header(scope: Scope, name: str) -> str:
-    wanted = name.encode()
-    for key, value in scope.get("headers", ()):
-        if key.lower() == wanted:
-            return str(value.decode())
-    return ""
-
-
-def _json(raw: bytes) -> Any:
-    try:
-        return json.loads(raw) if raw else None
-    except ValueError:
+    def _check_user_write(self, method: str, parts: list[str], body: Any) -> rules.Refusal | None:
+        """New users: displayName, verified domain, unused name and email; changes: unused."""
+        if method == "POST" and len(parts) == 1:
+            taken = self._taken(None)
+            return rules.check_new_user(body, verified_domains=self._domains, taken=taken)
+        if method in ("PATCH", "PUT") and len(parts) == 2:
+            names, emails = rules.claims(body)
+            return rules.check_claims(names, emails, self._taken(parts[1]))
         return None
 
+    def _taken(self, except_id: str | None) -> list[tuple[str, list[str]]]:
+        """(userName, emails) of every user, DELETEd ones included, but `except_id`."""
+        return [
+            (str(user.get("userName", "")), rules.emails_of(user))
+            for user in self.users()
+            if user.get("id") != except_id
+        ]
 
-async def _read(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            return b"".join(chunks)
+    def _deactivating(self, user_id: str, send: Send) -> Send:
+        """`send` that, as scim2-server answers 204 to a user's DELETE, keeps it as deleted.
 
+        scim2-server has removed the user by the time it starts answering, and nothing awaits
+        in between, so no other request sees the user neither live nor deleted.
+        """
+        found = next((u for u in self._live(USER) if u.id == user_id), None)
+        snapshot = None if found is None else found.model_copy(update={"active": False})
 
-def _replay(body: bytes) -> Receive:
-    sent = False
+        async def watch(message: dict[str, Any]) -> None:
+            started = message["type"] == "http.response.start"
+            if started and message["status"] == 204 and snapshot is not None:
+                with self._lock:
+                    self._deleted[user_id] = snapshot
+            await send(message)
 
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive
+        return watch
 
 
 def make_atlassian_app(settings: AtlassianSettings) -> AtlassianApp:

@@ -14,6 +14,10 @@ from typing import Any
 
 _USER_FILTER = re.compile(r'^\s*(username|externalid)\s+eq\s+"(?:[^"\\]|\\.)*"\s*$', re.I)
 _GROUP_FILTER = re.compile(r'^\s*displayname\s+eq\s+"(?:[^"\\]|\\.)*"\s*$', re.I)
+_CORE = (
+    "urn:ietf:params:scim:schemas:core:2.0:user:",
+    "urn:ietf:params:scim:schemas:core:2.0:group:",
+)
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,9 @@ class Refusal:
     status: int
     scim_type: str | None
     detail: str
+
+
+NOT_FOUND = Refusal(404, None, "Resource not found")
 
 
 def check_filter(resource: str, text: str | None) -> Refusal | None:
@@ -67,11 +74,60 @@ def check_new_user(
     domain = email.rpartition("@")[2]
     if domain not in verified_domains:
         return Refusal(400, "invalidValue", f"The domain {domain} is not verified")
-    name = str(user.get("userName", "")).lower()
+    return check_claims([str(user.get("userName", ""))], [email], taken)
+
+
+def check_claims(
+    names: Iterable[str], emails: Iterable[str], taken: Iterable[tuple[str, list[str]]]
+) -> Refusal | None:
+    """A 409 when a wanted userName or email belongs to one of the `taken` users."""
+    wanted_names = {name.lower() for name in names}
+    wanted_emails = {email.lower() for email in emails}
     for taken_name, taken_emails in taken:
-        if taken_name.lower() == name or email in taken_emails:
+        if taken_name.lower() in wanted_names or wanted_emails.intersection(taken_emails):
             return Refusal(409, "uniqueness", "A user with this userName or email exists")
     return None
+
+
+def _path(op: dict[str, Any]) -> str:
+    path = str(op.get("path") or "").lower()
+    for prefix in _CORE:
+        path = path.removeprefix(prefix)
+    return path
+
+
+def _assignments(body: Any) -> list[tuple[str, Any]]:
+    """(attribute path in lower case, value) pairs a PUT or PATCH body would set."""
+    if not isinstance(body, dict):
+        return []
+    if "Operations" not in body:
+        return [(key.lower(), value) for key, value in body.items()]
+    found: list[tuple[str, Any]] = []
+    for op in body.get("Operations") or ():
+        if not isinstance(op, dict) or str(op.get("op", "")).lower() == "remove":
+            continue
+        path, value = _path(op), op.get("value")
+        if path:
+            found.append((path, value))
+        elif isinstance(value, dict):
+            found.extend((key.lower(), item) for key, item in value.items())
+    return found
+
+
+def claims(body: Any) -> tuple[list[str], list[str]]:
+    """The userNames and email addresses a PUT or PATCH of a user would give it."""
+    names: list[str] = []
+    emails: list[str] = []
+    for path, value in _assignments(body):
+        if path == "username" and isinstance(value, str):
+            names.append(value)
+        elif path.startswith("emails"):
+            items = value if isinstance(value, list) else [value]
+            for item in items:
+                address = item.get("value") if isinstance(item, dict) else item
+                if isinstance(address, str):
+                    emails.append(address)
+    return names, emails
 
 
 def check_new_group(
@@ -85,20 +141,9 @@ def check_new_group(
     return None
 
 
-def renames(body: Any, current: str) -> bool:
-    """Whether a PATCH or PUT body of a group would change its displayName."""
-    if not isinstance(body, dict):
-        return False
-    wanted: list[Any] = []
-    if "Operations" in body:
-        for op in body.get("Operations") or ():
-            if not isinstance(op, dict):
-                continue
-            path, value = str(op.get("path") or "").lower(), op.get("value")
-            if path == "displayname":
-                wanted.append(value)
-            elif not path and isinstance(value, dict):
-                wanted.extend(v for k, v in value.items() if k.lower() == "displayname")
-    elif "displayName" in body:
-        wanted.append(body["displayName"])
-    return any(value != current for value in wanted)
+def check_rename(body: Any, current: str) -> Refusal | None:
+    """A 400 when a PATCH or PUT body of a group would change its displayName."""
+    wanted = [value for path, value in _assignments(body) if path == "displayname"]
+    if any(value != current for value in wanted):
+        return Refusal(400, "mutability", "renaming groups is unsupported")
+    return None

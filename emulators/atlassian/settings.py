@@ -9,6 +9,8 @@ from emulators.limits import Limit
 
 @dataclass(frozen=True)
 class AtlassianSettings:
+    """One directory: its API key and id, the org's verified domains and org-level groups."""
+
     token: str
     """The directory API key, sent as a bearer token."""
     directory_id: str = "2f4b6c1e-8d3a-4e5f-9a7b-1c2d3e4f5a6b"
@@ -18,7 +20,6 @@ class AtlassianSettings:
     """Groups of the organisation outside this directory: syncing one of these names is a 409."""
     limit: Limit | None = None
     """Atlassian publishes no number for SCIM; set one to see 429s with Retry-After."""
-    max_page: int = 100
 
 
 def scim_base(root: str, settings: AtlassianSettings) -> str:
