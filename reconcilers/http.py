@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import functools
 import ssl
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,7 +126,8 @@ class ApiSession:
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self._one_write_per_object = one_write_per_object
-        self._object_locks: dict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
+        self._object_locks: dict[str, asyncio.Lock] = {}
+        self._lock_users: collections.Counter[str] = collections.Counter()
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -136,10 +138,25 @@ class ApiSession:
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send one request; retry what the retry policy allows; raise `controller.errors`."""
         write = method != "GET"
-        if write and self._one_write_per_object:
-            async with self._object_locks[path]:
+        if write and method != "POST" and self._one_write_per_object:
+            async with self._one_at_a_time(path):  # PUT, PATCH, DELETE name one object
                 return await self._request(method, path, write=write, **kwargs)
         return await self._request(method, path, write=write, **kwargs)
+
+    @contextlib.asynccontextmanager
+    async def _one_at_a_time(self, key: str) -> AsyncIterator[None]:
+        """Hold `key`'s lock; the lock is dropped when nobody holds or waits for it, so a
+        long-running controller does not keep one for every object it ever wrote."""
+        lock = self._object_locks.setdefault(key, asyncio.Lock())
+        self._lock_users[key] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._lock_users[key] -= 1
+            if not self._lock_users[key]:
+                del self._lock_users[key]
+                del self._object_locks[key]
 
     async def _request(
         self, method: str, path: str, *, write: bool, **kwargs: Any
