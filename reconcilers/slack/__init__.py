@@ -50,11 +50,11 @@ class SlackReconciler(ScimReconciler):
         return await super().apply(operation)
 
     async def _patch_members(self, group_id: str, add: bool, accounts: Sequence[str]) -> None:
-        if add:
-            changes = mapping.add_members(accounts)
-        else:
-            changes = [change for account in accounts for change in mapping.remove_member(account)]
         try:
+            if add:
+                changes = mapping.add_members(accounts)
+            else:
+                changes = [c for account in accounts for c in mapping.remove_member(account)]
             patch = PatchOp[Group](operations=changes)
         except ValueError as error:
             raise errors.BadRequestError(f"PATCH /Groups/{group_id}: {error}") from None

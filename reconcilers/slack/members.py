@@ -52,19 +52,35 @@ class MemberBatches:
         try:
             self.patches += 1
             await self._send(group_id, add, [account for account, _ in batch])
-        except errors.AppError as error:
-            if len(batch) == 1 or isinstance(error, errors.TransientError | errors.StalledError):
-                for _, done in batch:
-                    done.set_exception(error)
-                return
-            for account, done in batch:  # find the member Slack refused; the others go in
-                try:
-                    self.patches += 1
-                    await self._send(group_id, add, [account])
-                except errors.AppError as alone:
-                    done.set_exception(alone)
-                else:
-                    done.set_result(None)
+        except BaseException as error:
+            if not isinstance(error, errors.AppError):  # a bug, or cancelled: never leave
+                for _, done in batch:  # the others of the batch waiting for ever
+                    if not done.done():
+                        done.cancel()
+                raise
+            await self._one_by_one(group_id, add, batch, error)
             return
         for _, done in batch:
             done.set_result(None)
+
+    async def _one_by_one(
+        self,
+        group_id: str,
+        add: bool,
+        batch: list[tuple[str, asyncio.Future[None]]],
+        error: errors.AppError,
+    ) -> None:
+        """After a refused batch: the same error for all when it was not about one member,
+        else each member alone, so only the one Slack refuses fails."""
+        if len(batch) == 1 or isinstance(error, errors.TransientError | errors.StalledError):
+            for _, done in batch:
+                done.set_exception(error)
+            return
+        for account, done in batch:
+            try:
+                self.patches += 1
+                await self._send(group_id, add, [account])
+            except errors.AppError as alone:
+                done.set_exception(alone)
+            else:
+                done.set_result(None)

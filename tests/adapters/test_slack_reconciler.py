@@ -134,3 +134,34 @@ async def test_an_empty_external_id_reads_as_no_link() -> None:
         app.add_user("ada", "ada@orion.example")
         (seen,) = (await adapter.observe()).accounts
     assert seen.external_id is None
+
+
+async def test_a_member_id_that_cannot_be_sent_fails_alone_and_hangs_nothing() -> None:
+    async with slack() as (app, adapter):
+        accounts = [await create(adapter, n) for n in range(3)]
+        group = await adapter.apply(op(OpKind.CREATE_GROUP, group="eng"))
+        assert group.resource_id
+        for account in accounts:
+            await adapter.apply(
+                op(OpKind.ADD_MEMBER, account_id=account, group_id=group.resource_id)
+            )
+        removals = [*accounts[:2], AccountId('U"QUOTED')]
+        results = await asyncio.wait_for(
+            asyncio.gather(
+                *(
+                    adapter.apply(
+                        op(OpKind.REMOVE_MEMBER, account_id=a, group_id=group.resource_id)
+                    )
+                    for a in removals
+                ),
+                return_exceptions=True,
+            ),
+            timeout=60,  # a hang is the failure this guards against, not a speed check
+        )
+        (eng,) = app.groups()
+    assert [type(result).__name__ for result in results] == [
+        "Applied",
+        "Applied",
+        "BadRequestError",
+    ]
+    assert [member["value"] for member in eng["members"]] == [accounts[2]]
