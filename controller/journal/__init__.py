@@ -1,0 +1,20 @@
+"""The audit journal: every cycle and every operation, recorded and answerable (issue 7).
+
+`store.SqliteJournal` is the embedded default behind the `store.Journal` interface; `records`
+holds the values it reads and writes.
+"""
+
+from __future__ import annotations
+
+from controller.journal.records import AppResult, Change, Entry, HistoryQuery, OperationRecord
+from controller.journal.store import Journal, SqliteJournal
+
+__all__ = [
+    "AppResult",
+    "Change",
+    "Entry",
+    "HistoryQuery",
+    "Journal",
+    "OperationRecord",
+    "SqliteJournal",
+]

@@ -1,0 +1,71 @@
+"""The journal's records as plain values: what is written, and what a query gives back.
+
+Kept apart from the store so that the engine, the CLI and a future PostgreSQL store share
+them without importing SQL.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Any
+
+INTENDED, SUCCESS, ERROR, SKIPPED = "intended", "success", "error", "skipped"
+
+
+@dataclass(frozen=True)
+class Change:
+    attribute: str
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
+class OperationRecord:
+    """One operation as the journal keeps it."""
+
+    app: str
+    kind: str
+    reason: str
+    source_id: str | None = None
+    account_id: str | None = None
+    user_name: str | None = None
+    group_name: str | None = None
+    changes: tuple[Change, ...] = ()
+
+
+@dataclass(frozen=True)
+class AppResult:
+    """One app's part of a cycle."""
+
+    result: str
+    planned: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    blocked: int = 0
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An operation read back: the record, its outcome, and when."""
+
+    id: int
+    cycle_id: int
+    record: OperationRecord
+    status: str
+    intended_at: datetime.datetime
+    finished_at: datetime.datetime | None = None
+    duration_seconds: float | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class HistoryQuery:
+    """Which entries to read: every given condition must hold; newest first."""
+
+    user: str | None = None
+    """A source user Id, or a userName / email (case-insensitive)."""
+    app: str | None = None
+    since: datetime.datetime | None = None
+    limit: int | None = None
+    statuses: frozenset[str] = field(default_factory=frozenset)

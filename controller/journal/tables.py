@@ -1,0 +1,74 @@
+"""The journal's tables, in SQLAlchemy Core: the one place its SQL shape is written down.
+
+Three tables: `cycles` (one row per reconcile: when, why, which policy revision, what the
+source read), `cycle_apps` (each app's result in that cycle) and `operations` (one row per
+operation, written as an intent before it is sent and completed with its outcome after).
+Times are stored as naive UTC; the store converts at its edge. Alembic migrations in
+`migrations/` create and evolve exactly these tables.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+cycles = Table(
+    "cycles",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("started_at", DateTime, nullable=False),
+    Column("ended_at", DateTime),
+    Column("trigger", String(32), nullable=False),
+    Column("revision", String(64), nullable=False),
+    Column("source_users", Integer),
+    Column("source_active", Integer),
+    Column("source_error", Text),
+)
+
+cycle_apps = Table(
+    "cycle_apps",
+    metadata,
+    Column("cycle_id", Integer, ForeignKey("cycles.id", ondelete="CASCADE"), primary_key=True),
+    Column("app", String(64), primary_key=True),
+    Column("result", String(16), nullable=False),
+    Column("planned", Integer, nullable=False),
+    Column("succeeded", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("blocked", Integer, nullable=False),
+)
+
+operations = Table(
+    "operations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("cycle_id", Integer, ForeignKey("cycles.id", ondelete="CASCADE"), nullable=False),
+    Column("app", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("source_id", String(32)),
+    Column("account_id", String(128)),
+    Column("user_name", String(256)),
+    Column("group_name", String(256)),
+    Column("reason", Text, nullable=False),
+    Column("changes", Text, nullable=False),  # JSON list of {attribute, before, after}
+    # intended, success, error or skipped; `intended` alone: sent or not, the app will tell
+    Column("status", String(16), nullable=False),
+    Column("error", Text),
+    Column("intended_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
+    Column("duration_seconds", Float),
+    Index("operations_source_id", "source_id"),
+    Index("operations_user_name", "user_name"),
+    Index("operations_app_time", "app", "intended_at"),
+)

@@ -1,0 +1,121 @@
+"""The SQLite journal: migrated on open, intents and outcomes, history filters, crash leftovers,
+retention pruning, and a reader beside the writer (WAL)."""
+
+from __future__ import annotations
+
+import datetime
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from controller.journal import AppResult, Change, HistoryQuery, OperationRecord, SqliteJournal
+
+T0 = datetime.datetime(2026, 11, 1, 9, 0, tzinfo=datetime.UTC)
+
+
+def _at(minutes: float) -> datetime.datetime:
+    return T0 + datetime.timedelta(minutes=minutes)
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Iterator[SqliteJournal]:
+    opened = SqliteJournal(tmp_path / "journal.db")
+    yield opened
+    opened.close()
+
+
+def _suspend(user: str, source_id: str, app: str = "slack") -> OperationRecord:
+    return OperationRecord(
+        app=app,
+        kind="suspend",
+        reason="inactive in Salesforce",
+        source_id=source_id,
+        account_id=f"U-{source_id}",
+        user_name=user,
+    )
+
+
+def test_an_operation_is_intended_then_finished(journal: SqliteJournal) -> None:
+    cycle = journal.start_cycle(trigger="interval", revision="abc123", at=_at(0))
+    record = OperationRecord(
+        app="slack",
+        kind="update",
+        reason="drift",
+        source_id="005A",
+        account_id="U1",
+        user_name="ada",
+        changes=(Change("title", "Engineer", "Staff Engineer"),),
+    )
+    entry = journal.intend(cycle, record, at=_at(1))
+    (pending,) = journal.unfinished()
+    assert pending.id == entry and pending.status == "intended"
+    journal.finish(entry, status="success", error=None, at=_at(1.5))
+    journal.end_cycle(
+        cycle,
+        at=_at(2),
+        source_users=10,
+        source_active=9,
+        source_error=None,
+        apps={"slack": AppResult("changed", planned=1, succeeded=1)},
+    )
+    (done,) = journal.history(HistoryQuery())
+    assert journal.unfinished() == []
+    assert done.record == record and done.status == "success"
+    assert done.intended_at == _at(1) and done.duration_seconds == pytest.approx(30.0)
+
+
+def test_history_filters_by_user_app_and_time(journal: SqliteJournal) -> None:
+    cycle = journal.start_cycle(trigger="signal", revision="r1", at=_at(0))
+    for minute, (user, source, app) in enumerate(
+        [("ada", "005A", "slack"), ("Ada", "005A", "jira"), ("bob", "005B", "slack")]
+    ):
+        entry = journal.intend(cycle, _suspend(user, source, app), at=_at(minute))
+        journal.finish(entry, status="success", error=None, at=_at(minute))
+    by_id = journal.history(HistoryQuery(user="005A"))
+    assert [(e.record.app, e.record.user_name) for e in by_id] == [
+        ("jira", "Ada"),
+        ("slack", "ada"),
+    ]
+    assert len(journal.history(HistoryQuery(user="ADA"))) == 2
+    assert [e.record.user_name for e in journal.history(HistoryQuery(app="slack"))] == [
+        "bob",
+        "ada",
+    ]
+    assert [e.record.user_name for e in journal.history(HistoryQuery(since=_at(1)))] == [
+        "bob",
+        "Ada",
+    ]
+
+
+def test_pruning_removes_old_cycles_and_their_operations(journal: SqliteJournal) -> None:
+    for day in (0, 500):
+        moment = T0 + datetime.timedelta(days=day)
+        cycle = journal.start_cycle(trigger="interval", revision="r", at=moment)
+        journal.intend(cycle, _suspend(f"user{day}", f"005{day}"), at=moment)
+        journal.end_cycle(
+            cycle,
+            at=moment,
+            source_users=1,
+            source_active=1,
+            source_error=None,
+            apps={"slack": AppResult("changed", planned=1)},
+        )
+    gone = journal.prune(before=T0 + datetime.timedelta(days=100))
+    assert gone == 1
+    assert [e.record.user_name for e in journal.history(HistoryQuery())] == ["user500"]
+
+
+def test_reopening_keeps_everything_and_a_reader_sees_it_while_open(tmp_path: Path) -> None:
+    path = tmp_path / "journal.db"
+    first = SqliteJournal(path)
+    cycle = first.start_cycle(trigger="interval", revision="r", at=_at(0))
+    first.intend(cycle, _suspend("ada", "005A"), at=_at(0))
+    with sqlite3.connect(path) as reader:  # another process, e.g. `provisioner history`
+        assert reader.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert reader.execute("SELECT count(*) FROM operations").fetchone()[0] == 1
+    first.close()
+    again = SqliteJournal(path)  # migrations are already at head: nothing lost, nothing redone
+    assert [e.record.user_name for e in again.unfinished()] == ["ada"]
+    again.close()
