@@ -8,6 +8,7 @@ exits non-zero when anything failed. Everything a person reads goes to stdout, e
 from __future__ import annotations
 
 import asyncio
+import datetime
 import enum
 import json
 import os
@@ -19,9 +20,12 @@ from pydantic import TypeAdapter
 
 from controller import demo as demo_story
 from controller import engine, errors, render, service
+from controller import history as history_view
 from controller.engine import Cycle, Engine
+from controller.history import HistoryFormat
+from controller.journal import JOURNAL_FILE, HistoryQuery, SqliteJournal
 from controller.policy import Policy
-from controller.policy.schema import Document
+from controller.policy.schema import DURATION, Document, duration_seconds
 from controller.settings import LoopSettings
 from controller.state import StateStore
 from reconcilers import REGISTRY
@@ -154,14 +158,29 @@ def plan(
 async def _apply(
     policy: Policy, only: list[str] | None, state_dir: Path | None, *, allow_deprovisions: bool
 ) -> Cycle:
-    store = StateStore(state_dir or _default_state_dir())
+    directory = state_dir or _default_state_dir()
+    journal = SqliteJournal(directory / JOURNAL_FILE)
+    try:
+        return await _apply_journaled(policy, only, directory, journal, allow_deprovisions)
+    finally:
+        journal.close()
+
+
+async def _apply_journaled(
+    policy: Policy,
+    only: list[str] | None,
+    directory: Path,
+    journal: SqliteJournal,
+    allow_deprovisions: bool,
+) -> Cycle:
     async with Engine(
         policy,
         registry=REGISTRY,
         environ=os.environ,
         only=only,
-        state=store,
+        state=StateStore(directory),
         allow_deprovisions=allow_deprovisions,
+        journal=journal,
     ) as running:
         cycle = await running.plan()
         typer.echo(render.plan_text(cycle))
@@ -267,6 +286,50 @@ def run(
     )
     json_logs = None if log_format is LogFormat.auto else log_format is LogFormat.json
     raise typer.Exit(service.run(settings, json_logs=json_logs))
+
+
+@app.command()
+def history(
+    user: Annotated[
+        str | None,
+        typer.Option(help="A Salesforce user Id, or an account's userName or email."),
+    ] = None,
+    only: Annotated[str | None, typer.Option("--app", help="Only this app.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only this recent, e.g. 90m, 24h or 30d.")
+    ] = None,
+    output: Annotated[
+        HistoryFormat, typer.Option("--format", "-f", help="table, json or csv.")
+    ] = HistoryFormat.table,
+    limit: Annotated[int, typer.Option(help="At most this many entries, newest first.")] = 200,
+    state_dir: StateOption = None,
+) -> None:
+    """Show what the controller did, newest first, from the journal in the state directory.
+
+    Every operation `apply` and `run` carried out is there: when it was sent, the app, the
+    account, the result, and why (the rule, the lifecycle step, or the drift it corrected).
+    Example: `provisioner history --user grace.hopper@orion.example --since 30d`.
+    """
+    window = None
+    if since is not None:
+        if not DURATION.match(since):
+            typer.echo(
+                f"error: --since {since!r} is not a duration such as 90m, 24h or 30d", err=True
+            )
+            raise typer.Exit(EXIT_ERROR)
+        window = datetime.datetime.now(datetime.UTC) - datetime.timedelta(
+            seconds=duration_seconds(since)
+        )
+    path = (state_dir or _default_state_dir()) / JOURNAL_FILE
+    if not path.exists():
+        typer.echo(f"error: no journal at {path}; `apply` or `run` writes it", err=True)
+        raise typer.Exit(EXIT_ERROR)
+    journal = SqliteJournal(path)
+    try:
+        query = HistoryQuery(user=user, app=only, since=window, limit=limit)
+        typer.echo(history_view.render(journal.history(query), output))
+    finally:
+        journal.close()
 
 
 @app.command()

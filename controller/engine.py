@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from controller import desired, executor, guard, plan, sources
+from controller import desired, executor, guard, journaling, plan, sources
+from controller.journal import AppResult, Journal
 from controller.model import AccountId, AppName, DesiredApp, ObservedApp, SourceRead
 from controller.operations import OpKind, Plan
 from controller.policy import Policy, loader
@@ -45,6 +46,19 @@ class AppCycle:
     observe_only: bool = False
     """The app's policy says `mode: observe`: planned and reported, never written."""
     report: executor.ApplyReport | None = None
+
+    @property
+    def result(self) -> str:
+        """blocked | error | success: one app's run, for metrics and the journal.
+
+        Blocked when a guard held operations: too many deprovisions, or an untrusted source
+        read (the planner then holds every removal in `plan.blocked`). Error when the app
+        could not be observed or any operation failed.
+        """
+        if self.plan.blocked:
+            return "blocked"
+        failed = self.report is not None and self.report.count(executor.ERROR)
+        return "error" if self.plan.error is not None or failed else "success"
 
 
 @dataclass(frozen=True)
@@ -95,6 +109,17 @@ def _throttle(spec: ConnectedAppSpec, kind: ReconcilerKind) -> Throttle:
     return Throttle(WriteRate(per_minute, burst))
 
 
+def _app_result(app: AppCycle) -> AppResult:
+    report = app.report
+    return AppResult(
+        result=app.result,
+        planned=len(app.plan.operations),
+        succeeded=report.count(executor.SUCCESS) if report else 0,
+        failed=report.count(executor.ERROR) if report else 0,
+        blocked=len(app.plan.blocked),
+    )
+
+
 class Engine:
     """Holds the reconcilers of one policy for as long as the policy is in force."""
 
@@ -109,8 +134,11 @@ class Engine:
         state: StateStore | None = None,
         allow_deprovisions: bool = False,
         http_hooks: HttpHooks | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.policy = policy
+        self.journal = journal
+        """Where apply records every operation before and after it is sent; None: nowhere."""
         self.state_store = state or StateStore(None)
         self.state = self.state_store.load()
         self.allow_deprovisions = allow_deprovisions
@@ -212,23 +240,40 @@ class Engine:
         return Cycle(self.policy.revision, read, evaluation, verdict, cycles)
 
     async def apply(
-        self, cycle: Cycle, *, on_outcome: Callable[[executor.Outcome], None] | None = None
+        self,
+        cycle: Cycle,
+        *,
+        on_outcome: Callable[[executor.Outcome], None] | None = None,
+        trigger: str = "cli",
     ) -> Cycle:
         """Carry out the plans of `cycle`; apps converge concurrently and fail alone.
 
+        Every operation is journaled before it is sent and after (when there is a journal).
         Then remember what later runs need: the active users of a trusted read, and when each
         managed account was first seen or made suspended.
         """
+        record = None
+        if self.journal is not None:
+            record = journaling.CycleRecord(
+                self.journal, trigger=trigger, revision=cycle.revision, clock=utc_now
+            )
 
         async def one(app: AppCycle) -> AppCycle:
             if app.plan.error is not None or not app.plan.operations or app.observe_only:
                 return app
             report = await executor.execute(
-                app.plan, self.reconcilers[app.app], on_outcome=on_outcome
+                app.plan, self.reconcilers[app.app], on_outcome=on_outcome, witness=record
             )
             return dataclasses.replace(app, report=report)
 
         applied = await asyncio.gather(*(one(app) for app in cycle.apps))
+        if record is not None:
+            record.close(
+                source_users=len(cycle.source.users),
+                source_active=sum(1 for u in cycle.evaluation.users.values() if u.active),
+                source_error=cycle.source.error,
+                apps=((a.app, _app_result(a)) for a in applied),
+            )
         self._remember(cycle, applied)
         return dataclasses.replace(cycle, apps=tuple(applied))
 

@@ -13,6 +13,7 @@ import dataclasses
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from controller import errors
 from controller.model import AccountId, AppName, SourceUserId
@@ -75,14 +76,28 @@ class _Ids:
             self.groups[operation.group] = resource_id
 
 
+class Witness(Protocol):
+    """Who must know of each operation before it is sent and of its outcome after (the
+    journal): `intend` returns a token that `finish` is later given with the outcome."""
+
+    def intend(self, operation: Operation) -> int: ...
+
+    def finish(self, token: int, outcome: Outcome) -> None: ...
+
+
 async def execute(
     plan: Plan,
     reconciler: AppReconciler,
     *,
     concurrency: int = 8,
     on_outcome: Callable[[Outcome], None] | None = None,
+    witness: Witness | None = None,
 ) -> ApplyReport:
-    """Apply every operation of the plan; never raises for a failed operation."""
+    """Apply every operation of the plan; never raises for a failed operation.
+
+    With a `witness`, every operation is recorded as intended before it is sent (a skipped one
+    too) and its outcome is recorded after, before it is reported.
+    """
     ids = _Ids()
     limit = asyncio.Semaphore(concurrency)
     outcomes: dict[int, Outcome] = {}
@@ -90,9 +105,11 @@ async def execute(
     async def run(position: int, operation: Operation) -> None:
         resolved = ids.resolve(operation)
         if isinstance(resolved, str):
+            token = witness.intend(operation) if witness else None
             outcome = Outcome(operation, SKIPPED, resolved)
         else:
             async with limit:
+                token = witness.intend(resolved) if witness else None
                 try:
                     applied = await reconciler.apply(resolved)
                 except errors.AppError as error:
@@ -100,6 +117,8 @@ async def execute(
                 else:
                     ids.learn(resolved, applied.resource_id)
                     outcome = Outcome(resolved, SUCCESS)
+        if witness is not None and token is not None:
+            witness.finish(token, outcome)
         outcomes[position] = outcome
         if on_outcome is not None:
             on_outcome(outcome)

@@ -23,6 +23,7 @@ from controller import engine, errors
 from controller.engine import Cycle, Engine
 from controller.executor import Outcome
 from controller.http import Health
+from controller.journal import JOURNAL_FILE, SqliteJournal
 from controller.metrics import Recorder
 from controller.policy import Policy
 from controller.settings import LoopSettings
@@ -57,6 +58,7 @@ class Controller:
         self._cycles = itertools.count(1)
         self._policy: Policy | None = None
         self._engine: Engine | None = None
+        self._journal: SqliteJournal | None = None
         self._watermark: Watermark | None = None
 
     # --- policy -------------------------------------------------------------------------------
@@ -90,12 +92,15 @@ class Controller:
             if self._engine is not None:
                 await self._engine.__aexit__(None, None, None)
             store = StateStore(self.settings.state_dir)
+            if self._journal is None and self.settings.state_dir is not None:
+                self._journal = SqliteJournal(self.settings.state_dir / JOURNAL_FILE)
             self._engine = Engine(
                 self._policy,
                 registry=self.registry,
                 environ=self.environ,
                 state=store,
                 http_hooks=self.recorder.http_hooks,
+                journal=self._journal,
             )
             self._watermark = None
         return self._engine
@@ -163,7 +168,9 @@ class Controller:
             )
 
         try:
-            cycle = await running.apply(await running.plan(), on_outcome=on_outcome)
+            cycle = await running.apply(
+                await running.plan(), on_outcome=on_outcome, trigger="+".join(kinds)[:32]
+            )
         except Exception:  # one bad cycle must not end the controller
             log.exception("cycle failed")
             for app in running.apps:
@@ -256,6 +263,8 @@ class Controller:
         beat.cancel()
         if self._engine is not None:
             await self._engine.__aexit__(None, None, None)
+        if self._journal is not None:
+            self._journal.close()
         self.log.info("stopped")
         return 0
 

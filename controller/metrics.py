@@ -49,17 +49,8 @@ EventHook = Callable[..., Any]
 
 
 def app_result(app: AppCycle) -> str:
-    """blocked | error | success: how `provisioner_reconcile_total` labels one app's run.
-
-    Blocked when a guard held operations: too many deprovisions, or an untrusted source read
-    (the planner then holds every removal in `plan.blocked`). Error when the app could not be
-    observed or any operation failed.
-    """
-    if app.plan.blocked:
-        return BLOCKED
-    if app.plan.error is not None or (app.report is not None and app.report.count(executor.ERROR)):
-        return ERROR
-    return SUCCESS
+    """blocked | error | success: how `provisioner_reconcile_total` labels one app's run."""
+    return app.result
 
 
 class Recorder:

@@ -9,7 +9,11 @@ from __future__ import annotations
 from controller.journal.records import AppResult, Change, Entry, HistoryQuery, OperationRecord
 from controller.journal.store import Journal, SqliteJournal
 
+JOURNAL_FILE = "journal.db"
+"""The journal's file in the state directory (`--state-dir`)."""
+
 __all__ = [
+    "JOURNAL_FILE",
     "AppResult",
     "Change",
     "Entry",

@@ -29,10 +29,11 @@ class Example:
     world: World
     environ: dict[str, str]
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, policy: bool = True) -> subprocess.CompletedProcess[str]:
         """`provisioner <args> --policy desired-state`, as an operator would run it."""
+        with_policy = ["--policy", "desired-state"] if policy else []
         return subprocess.run(
-            [sys.executable, "-m", "controller", *args, "--policy", "desired-state"],
+            [sys.executable, "-m", "controller", *args, *with_policy],
             cwd=REPO,
             env=self.environ,
             capture_output=True,

@@ -1,0 +1,74 @@
+"""Where a cycle meets the journal: what apply records, in the journal's own terms.
+
+`CycleRecord` opens a journal cycle when apply starts, witnesses every operation the executor
+carries out (intent before it is sent, outcome after), and closes the cycle with the source's
+counts and each app's result. At the start it also settles what a crash left behind: intents
+with no outcome are marked `interrupted`; the app's state, observed afresh in this cycle, is
+what tells whether they happened, and the plan converges from there.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Iterable, Mapping
+
+from controller import executor
+from controller.journal import AppResult, Change, Journal, OperationRecord
+from controller.operations import Operation
+
+INTERRUPTED = "interrupted"
+Clock = Callable[[], datetime.datetime]
+
+
+def record_of(operation: Operation) -> OperationRecord:
+    return OperationRecord(
+        app=operation.app,
+        kind=operation.kind.value,
+        reason=operation.reason,
+        source_id=operation.source_id,
+        account_id=operation.account_id,
+        user_name=operation.user_name,
+        group_name=operation.group,
+        changes=tuple(Change(c.attribute, c.before, c.after) for c in operation.changes),
+    )
+
+
+class CycleRecord:
+    """One apply's entries in the journal; an `executor.Witness`."""
+
+    def __init__(self, journal: Journal, *, trigger: str, revision: str, clock: Clock) -> None:
+        self.journal = journal
+        self.clock = clock
+        for left in journal.unfinished():
+            journal.finish(
+                left.id,
+                status=INTERRUPTED,
+                error="the controller stopped before the outcome was recorded; "
+                "a later observation of the app shows whether it happened",
+                at=clock(),
+            )
+        self.cycle_id = journal.start_cycle(trigger=trigger, revision=revision, at=clock())
+
+    def intend(self, operation: Operation) -> int:
+        return self.journal.intend(self.cycle_id, record_of(operation), at=self.clock())
+
+    def finish(self, token: int, outcome: executor.Outcome) -> None:
+        error = outcome.detail or None if outcome.result != executor.SUCCESS else None
+        self.journal.finish(token, status=outcome.result, error=error, at=self.clock())
+
+    def close(
+        self,
+        *,
+        source_users: int,
+        source_active: int,
+        source_error: str | None,
+        apps: Mapping[str, AppResult] | Iterable[tuple[str, AppResult]],
+    ) -> None:
+        self.journal.end_cycle(
+            self.cycle_id,
+            at=self.clock(),
+            source_users=source_users,
+            source_active=source_active,
+            source_error=source_error,
+            apps=dict(apps),
+        )
