@@ -64,6 +64,16 @@ def _default_state_dir() -> Path:
     return Path(base) / "provisioner"
 
 
+RetentionOption = Annotated[
+    int,
+    typer.Option(
+        "--journal-retention-days",
+        envvar="PROVISIONER_JOURNAL_RETENTION_DAYS",
+        min=1,
+        help="Days the journal keeps each cycle before pruning it.",
+    ),
+]
+
 StateOption = Annotated[
     Path | None,
     typer.Option(
@@ -156,12 +166,19 @@ def plan(
 
 
 async def _apply(
-    policy: Policy, only: list[str] | None, state_dir: Path | None, *, allow_deprovisions: bool
+    policy: Policy,
+    only: list[str] | None,
+    state_dir: Path | None,
+    *,
+    allow_deprovisions: bool,
+    retention_days: int,
 ) -> Cycle:
     directory = state_dir or _default_state_dir()
     journal = SqliteJournal(directory / JOURNAL_FILE)
     try:
-        return await _apply_journaled(policy, only, directory, journal, allow_deprovisions)
+        return await _apply_journaled(
+            policy, only, directory, journal, allow_deprovisions, retention_days
+        )
     finally:
         journal.close()
 
@@ -172,6 +189,7 @@ async def _apply_journaled(
     directory: Path,
     journal: SqliteJournal,
     allow_deprovisions: bool,
+    retention_days: int,
 ) -> Cycle:
     async with Engine(
         policy,
@@ -181,6 +199,7 @@ async def _apply_journaled(
         state=StateStore(directory),
         allow_deprovisions=allow_deprovisions,
         journal=journal,
+        journal_retention_days=retention_days,
     ) as running:
         cycle = await running.plan()
         typer.echo(render.plan_text(cycle))
@@ -208,6 +227,7 @@ def apply(
         ),
     ] = False,
     state_dir: StateOption = None,
+    journal_retention_days: RetentionOption = 400,
 ) -> None:
     """Converge every app once: plan, then carry the plan out, printing each operation.
 
@@ -221,7 +241,15 @@ def apply(
         typer.echo(
             "warning: --allow-deprovisions: deprovision limits are lifted for this run", err=True
         )
-    cycle = asyncio.run(_apply(loaded, only, state_dir, allow_deprovisions=allow_deprovisions))
+    cycle = asyncio.run(
+        _apply(
+            loaded,
+            only,
+            state_dir,
+            allow_deprovisions=allow_deprovisions,
+            retention_days=journal_retention_days,
+        )
+    )
     reports = [app.report for app in cycle.apps if app.report is not None]
     if reports:
         typer.echo("")
@@ -262,6 +290,7 @@ def run(
     shutdown_grace: Annotated[
         float, typer.Option(help="Seconds in-flight work may take after SIGTERM.")
     ] = 60.0,
+    journal_retention_days: RetentionOption = 400,
     log_format: Annotated[
         LogFormat,
         typer.Option(help="json (one event a line), text, or auto: json unless on a terminal."),
@@ -281,6 +310,7 @@ def run(
         jitter_seconds=jitter,
         change_interval_seconds=change_interval,
         shutdown_grace_seconds=shutdown_grace,
+        journal_retention_days=journal_retention_days,
         host=host,
         port=port,
     )

@@ -135,9 +135,11 @@ class Engine:
         allow_deprovisions: bool = False,
         http_hooks: HttpHooks | None = None,
         journal: Journal | None = None,
+        journal_retention_days: int = journaling.RETENTION_DAYS,
     ) -> None:
         self.policy = policy
         self.journal = journal
+        self.journal_retention_days = journal_retention_days
         """Where apply records every operation before and after it is sent; None: nowhere."""
         self.state_store = state or StateStore(None)
         self.state = self.state_store.load()
@@ -255,7 +257,11 @@ class Engine:
         record = None
         if self.journal is not None:
             record = journaling.CycleRecord(
-                self.journal, trigger=trigger, revision=cycle.revision, clock=utc_now
+                self.journal,
+                trigger=trigger,
+                revision=cycle.revision,
+                clock=utc_now,
+                retention_days=self.journal_retention_days,
             )
 
         async def one(app: AppCycle) -> AppCycle:

@@ -1,10 +1,11 @@
 """Where a cycle meets the journal: what apply records, in the journal's own terms.
 
 `CycleRecord` opens a journal cycle when apply starts, witnesses every operation the executor
-carries out (intent before it is sent, outcome after), and closes the cycle with the source's
-counts and each app's result. At the start it also settles what a crash left behind: intents
-with no outcome are marked `interrupted`; the app's state, observed afresh in this cycle, is
-what tells whether they happened, and the plan converges from there.
+carries out (intent before it is sent, outcome after), closes the cycle with the source's
+counts and each app's result, and prunes cycles older than the retention period. At the start
+it also settles what a crash left behind: intents with no outcome are marked `interrupted`;
+the app's state, observed afresh in this cycle, is what tells whether they happened, and the
+plan converges from there.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from controller.journal import AppResult, Change, Journal, OperationRecord
 from controller.operations import Operation
 
 INTERRUPTED = "interrupted"
+RETENTION_DAYS = 400
+"""How long the journal keeps a cycle: a year's audit, plus a month to run the audit in."""
 Clock = Callable[[], datetime.datetime]
 
 
@@ -36,9 +39,18 @@ def record_of(operation: Operation) -> OperationRecord:
 class CycleRecord:
     """One apply's entries in the journal; an `executor.Witness`."""
 
-    def __init__(self, journal: Journal, *, trigger: str, revision: str, clock: Clock) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        *,
+        trigger: str,
+        revision: str,
+        clock: Clock,
+        retention_days: int = RETENTION_DAYS,
+    ) -> None:
         self.journal = journal
         self.clock = clock
+        self.retention = datetime.timedelta(days=retention_days)
         for left in journal.unfinished():
             journal.finish(
                 left.id,
@@ -72,3 +84,4 @@ class CycleRecord:
             source_error=source_error,
             apps=dict(apps),
         )
+        self.journal.prune(before=self.clock() - self.retention)

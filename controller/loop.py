@@ -101,6 +101,7 @@ class Controller:
                 state=store,
                 http_hooks=self.recorder.http_hooks,
                 journal=self._journal,
+                journal_retention_days=self.settings.journal_retention_days,
             )
             self._watermark = None
         return self._engine

@@ -23,6 +23,8 @@ class LoopSettings:
     """How often to ask the source what changed (Salesforce: 3 API calls when nothing did)."""
     shutdown_grace_seconds: float = 60.0
     """On SIGTERM, how long in-flight operations may take to finish before they are abandoned."""
+    journal_retention_days: int = 400
+    """Cycles older than this are pruned from the journal (`<state dir>/journal.db`)."""
     host: str = "127.0.0.1"
     port: int = 9108
     """/metrics, /healthz and /readyz."""

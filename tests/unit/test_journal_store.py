@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from controller.journal import AppResult, Change, HistoryQuery, OperationRecord, SqliteJournal
+from controller.journaling import CycleRecord
 
 T0 = datetime.datetime(2026, 11, 1, 9, 0, tzinfo=datetime.UTC)
 
@@ -119,3 +120,31 @@ def test_reopening_keeps_everything_and_a_reader_sees_it_while_open(tmp_path: Pa
     again = SqliteJournal(path)  # migrations are already at head: nothing lost, nothing redone
     assert [e.record.user_name for e in again.unfinished()] == ["ada"]
     again.close()
+
+
+def test_a_cycle_record_prunes_what_is_past_retention_and_settles_crash_leftovers(
+    journal: SqliteJournal,
+) -> None:
+    old = journal.start_cycle(trigger="interval", revision="r", at=_at(0))
+    journal.intend(old, _suspend("ada", "005A"), at=_at(0))  # the controller died here
+    journal.end_cycle(
+        old,
+        at=_at(0),
+        source_users=1,
+        source_active=1,
+        source_error=None,
+        apps={"slack": AppResult("error", planned=1)},
+    )
+    later = T0 + datetime.timedelta(days=30)
+    record = CycleRecord(
+        journal, trigger="signal", revision="r2", clock=lambda: later, retention_days=400
+    )
+    (settled,) = journal.history(HistoryQuery())
+    assert settled.status == "interrupted" and "stopped before" in (settled.error or "")
+    record.close(source_users=1, source_active=1, source_error=None, apps={})
+    assert len(journal.history(HistoryQuery())) == 1  # 30 days old: kept
+    latest = CycleRecord(
+        journal, trigger="signal", revision="r3", clock=lambda: T0 + datetime.timedelta(days=401)
+    )
+    latest.close(source_users=1, source_active=1, source_error=None, apps={})
+    assert journal.history(HistoryQuery()) == []  # past the default 400 days: pruned
