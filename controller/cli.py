@@ -8,7 +8,6 @@ exits non-zero when anything failed. Everything a person reads goes to stdout, e
 from __future__ import annotations
 
 import asyncio
-import datetime
 import enum
 import json
 import os
@@ -19,13 +18,12 @@ import typer
 from pydantic import TypeAdapter
 
 from controller import demo as demo_story
-from controller import engine, errors, render, service
-from controller import history as history_view
+from controller import engine, errors, journal_commands, render, service
 from controller.engine import Cycle, Engine
-from controller.history import HistoryFormat
-from controller.journal import JOURNAL_FILE, HistoryQuery, SqliteJournal
+from controller.journal import JOURNAL_FILE, SqliteJournal
+from controller.options import RetentionOption, StateOption, default_state_dir
 from controller.policy import Policy
-from controller.policy.schema import DURATION, Document, duration_seconds
+from controller.policy.schema import Document
 from controller.settings import LoopSettings
 from controller.state import StateStore
 from reconcilers import REGISTRY
@@ -59,35 +57,6 @@ AppOption = Annotated[
 ]
 
 
-def _default_state_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
-    return Path(base) / "provisioner"
-
-
-RetentionOption = Annotated[
-    int,
-    typer.Option(
-        "--journal-retention-days",
-        envvar="PROVISIONER_JOURNAL_RETENTION_DAYS",
-        min=1,
-        help="Days the journal keeps each cycle before pruning it.",
-    ),
-]
-
-StateOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--state-dir",
-        help=(
-            "Where apply remembers the last trusted source size and when accounts were "
-            "suspended (for deleteAfter). plan only reads it."
-        ),
-        envvar="PROVISIONER_STATE_DIR",
-        show_default="$XDG_STATE_HOME/provisioner",
-    ),
-]
-
-
 class Format(enum.StrEnum):
     text = "text"
     json = "json"
@@ -112,7 +81,7 @@ def _check_apps(policy: Policy, only: list[str] | None) -> None:
 
 
 async def _plan(policy: Policy, only: list[str] | None, state_dir: Path | None) -> Cycle:
-    store = StateStore(state_dir or _default_state_dir())
+    store = StateStore(state_dir or default_state_dir())
     async with Engine(
         policy, registry=REGISTRY, environ=os.environ, only=only, state=store
     ) as running:
@@ -173,7 +142,7 @@ async def _apply(
     allow_deprovisions: bool,
     retention_days: int,
 ) -> Cycle:
-    directory = state_dir or _default_state_dir()
+    directory = state_dir or default_state_dir()
     journal = SqliteJournal(directory / JOURNAL_FILE)
     try:
         return await _apply_journaled(
@@ -305,7 +274,7 @@ def run(
     """
     settings = LoopSettings(
         policy_dir=policy,
-        state_dir=state_dir or _default_state_dir(),
+        state_dir=state_dir or default_state_dir(),
         interval_seconds=interval,
         jitter_seconds=jitter,
         change_interval_seconds=change_interval,
@@ -318,48 +287,10 @@ def run(
     raise typer.Exit(service.run(settings, json_logs=json_logs))
 
 
-@app.command()
-def history(
-    user: Annotated[
-        str | None,
-        typer.Option(help="A Salesforce user Id, or an account's userName or email."),
-    ] = None,
-    only: Annotated[str | None, typer.Option("--app", help="Only this app.")] = None,
-    since: Annotated[
-        str | None, typer.Option(help="Only this recent, e.g. 90m, 24h or 30d.")
-    ] = None,
-    output: Annotated[
-        HistoryFormat, typer.Option("--format", "-f", help="table, json or csv.")
-    ] = HistoryFormat.table,
-    limit: Annotated[int, typer.Option(help="At most this many entries, newest first.")] = 200,
-    state_dir: StateOption = None,
-) -> None:
-    """Show what the controller did, newest first, from the journal in the state directory.
-
-    Every operation `apply` and `run` carried out is there: when it was sent, the app, the
-    account, the result, and why (the rule, the lifecycle step, or the drift it corrected).
-    Example: `provisioner history --user grace.hopper@orion.example --since 30d`.
-    """
-    window = None
-    if since is not None:
-        if not DURATION.match(since):
-            typer.echo(
-                f"error: --since {since!r} is not a duration such as 90m, 24h or 30d", err=True
-            )
-            raise typer.Exit(EXIT_ERROR)
-        window = datetime.datetime.now(datetime.UTC) - datetime.timedelta(
-            seconds=duration_seconds(since)
-        )
-    path = (state_dir or _default_state_dir()) / JOURNAL_FILE
-    if not path.exists():
-        typer.echo(f"error: no journal at {path}; `apply` or `run` writes it", err=True)
-        raise typer.Exit(EXIT_ERROR)
-    journal = SqliteJournal(path)
-    try:
-        query = HistoryQuery(user=user, app=only, since=window, limit=limit)
-        typer.echo(history_view.render(journal.history(query), output))
-    finally:
-        journal.close()
+app.command()(journal_commands.history)
+report = typer.Typer(help="Reports from the journal, for auditors.", no_args_is_help=True)
+report.command("access-removal")(journal_commands.access_removal)
+app.add_typer(report, name="report")
 
 
 @app.command()

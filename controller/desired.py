@@ -75,6 +75,30 @@ def user_state(user: SourceUser, spec: SourceSpec, today: datetime.date) -> User
     return UserState(True, "active in the source", "active")
 
 
+def access_ended_at(user: SourceUser, spec: SourceSpec) -> datetime.datetime | None:
+    """When the source took this user's access away, where it says: the end date's midnight
+    (UTC), or for a deactivation the user record's last change (`SystemModstamp`). None when
+    the source does not say (a freeze, or a file source without the field)."""
+    if user.is_active and spec.access_ends_field:
+        try:
+            ends = _as_date(user.fields.get(spec.access_ends_field))
+        except ValueError:
+            return None
+        if ends is None:
+            return None
+        return datetime.datetime.combine(ends, datetime.time(), tzinfo=datetime.UTC)
+    if not user.is_active:
+        stamp = user.fields.get("SystemModstamp")
+        try:
+            moment = datetime.datetime.fromisoformat(str(stamp)) if stamp else None
+        except ValueError:
+            return None
+        if moment is not None and moment.tzinfo is None:
+            moment = moment.replace(tzinfo=datetime.UTC)
+        return moment
+    return None
+
+
 def _any_of(wanted: Sequence[str] | None, have: str | None) -> bool:
     if wanted is None:
         return True

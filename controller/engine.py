@@ -262,6 +262,11 @@ class Engine:
                 revision=cycle.revision,
                 clock=utc_now,
                 retention_days=self.journal_retention_days,
+                access_ends=journaling.access_ends(
+                    cycle.source.users,
+                    cycle.evaluation.users,
+                    self.policy.sources[0].spec,
+                ),
             )
 
         async def one(app: AppCycle) -> AppCycle:

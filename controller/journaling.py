@@ -13,9 +13,12 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Iterable, Mapping
 
-from controller import executor
+from controller import desired, executor
+from controller.desired import UserState
 from controller.journal import AppResult, Change, Journal, OperationRecord
+from controller.model import SourceUser, SourceUserId
 from controller.operations import Operation
+from controller.policy.schema import SourceSpec
 
 INTERRUPTED = "interrupted"
 RETENTION_DAYS = 400
@@ -23,7 +26,25 @@ RETENTION_DAYS = 400
 Clock = Callable[[], datetime.datetime]
 
 
-def record_of(operation: Operation) -> OperationRecord:
+def access_ends(
+    users: Iterable[SourceUser], states: Mapping[SourceUserId, UserState], spec: SourceSpec
+) -> dict[SourceUserId, datetime.datetime]:
+    """When the source took away the access of each user who has none, where it says."""
+    ends: dict[SourceUserId, datetime.datetime] = {}
+    for user in users:
+        state = states.get(user.id)
+        if state is not None and not state.active:
+            moment = desired.access_ended_at(user, spec)
+            if moment is not None:
+                ends[user.id] = moment
+    return ends
+
+
+def record_of(
+    operation: Operation, ends: Mapping[SourceUserId, datetime.datetime] | None = None
+) -> OperationRecord:
+    source = operation.source_id
+    ended = (ends or {}).get(source) if source and operation.kind.destructive else None
     return OperationRecord(
         app=operation.app,
         kind=operation.kind.value,
@@ -33,6 +54,7 @@ def record_of(operation: Operation) -> OperationRecord:
         user_name=operation.user_name,
         group_name=operation.group,
         changes=tuple(Change(c.attribute, c.before, c.after) for c in operation.changes),
+        source_changed_at=ended,
     )
 
 
@@ -47,9 +69,11 @@ class CycleRecord:
         revision: str,
         clock: Clock,
         retention_days: int = RETENTION_DAYS,
+        access_ends: Mapping[SourceUserId, datetime.datetime] | None = None,
     ) -> None:
         self.journal = journal
         self.clock = clock
+        self.access_ends = dict(access_ends or {})
         self.retention = datetime.timedelta(days=retention_days)
         for left in journal.unfinished():
             journal.finish(
@@ -62,7 +86,8 @@ class CycleRecord:
         self.cycle_id = journal.start_cycle(trigger=trigger, revision=revision, at=clock())
 
     def intend(self, operation: Operation) -> int:
-        return self.journal.intend(self.cycle_id, record_of(operation), at=self.clock())
+        record = record_of(operation, self.access_ends)
+        return self.journal.intend(self.cycle_id, record, at=self.clock())
 
     def finish(self, token: int, outcome: executor.Outcome) -> None:
         error = outcome.detail or None if outcome.result != executor.SUCCESS else None

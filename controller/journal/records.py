@@ -32,6 +32,8 @@ class OperationRecord:
     user_name: str | None = None
     group_name: str | None = None
     changes: tuple[Change, ...] = ()
+    source_changed_at: datetime.datetime | None = None
+    """For a deprovision: when the source took the access away, where it says."""
 
 
 @dataclass(frozen=True)

@@ -114,9 +114,11 @@ class SqliteJournal:
 
     def intend(self, cycle_id: int, record: OperationRecord, *, at: datetime.datetime) -> int:
         changes = [vars(change) for change in record.changes]
+        changed_at = record.source_changed_at
         values = {
             "cycle_id": cycle_id,
             **{k: v for k, v in vars(record).items() if k != "changes"},
+            "source_changed_at": _naive(changed_at) if changed_at else None,
             "changes": json.dumps(changes, default=str),
             "status": INTENDED,
             "intended_at": _naive(at),
@@ -205,6 +207,7 @@ def _entry(row: Mapping[str, Any]) -> Entry:
         user_name=row["user_name"],
         group_name=row["group_name"],
         changes=changes,
+        source_changed_at=_aware(row["source_changed_at"]),
     )
     intended = _aware(row["intended_at"])
     assert intended is not None

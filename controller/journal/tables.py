@@ -68,6 +68,8 @@ operations = Table(
     Column("intended_at", DateTime, nullable=False),
     Column("finished_at", DateTime),
     Column("duration_seconds", Float),
+    # For a deprovision: when the source took the access away (deactivation, end date).
+    Column("source_changed_at", DateTime),
     Index("operations_source_id", "source_id"),
     Index("operations_user_name", "user_name"),
     Index("operations_app_time", "app", "intended_at"),

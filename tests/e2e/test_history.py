@@ -45,5 +45,12 @@ def test_history_answers_when_and_why_a_leaver_lost_access(tmp_path: Path) -> No
         table = history(example, "--user", ALAN)
         assert table.returncode == 0 and "suspend" in table.stdout and "zendesk" in table.stdout
 
+        report = example.cli("report", "access-removal", "--since", "1d", policy=False)
+        assert report.returncode == 0, report.stderr
+        assert "1 people lost access to 3 app accounts." in report.stdout
+        rows = [line for line in report.stdout.splitlines() if line.startswith("| alan.kay")]
+        assert len(rows) == 3 and all("deactivated in the source" in row for row in rows)
+        assert "unknown" not in report.stdout  # Salesforce's SystemModstamp dates each change
+
         wrong = history(example, "--since", "yesterday")
         assert wrong.returncode == 1 and "not a duration" in wrong.stderr
