@@ -208,7 +208,7 @@ class Engine:
         shaped: tuple[str, ...] = ()
         if shape is not None:
             want, shaped = shape(want)
-        life = plan.Lifecycle(spec.deprovision, self.state.suspensions(want.app), now)
+        life = plan.Lifecycle(spec.deprovision, self._suspensions(want.app), now)
         planned = plan.compute(want, seen, match=spec.match, prune=spec.prune, lifecycle=life)
         if shaped:
             planned = dataclasses.replace(planned, notes=(*shaped, *planned.notes))
@@ -223,6 +223,17 @@ class Engine:
             a.id for a in seen.accounts if spec.prune or a.external_id in want.known_source_ids
         )
         return AppCycle(want.app, planned, seen, managed, observe_only=spec.mode == "observe")
+
+    def _suspensions(self, app: AppName) -> dict[AccountId, datetime.datetime]:
+        """When each suspended account's grace period began. Apps keep no such time, so it
+        is the journal's time of our own last suspend, or when we first saw the account
+        suspended (the state file), whichever is later: a grace period never ends early."""
+        since = dict(self.state.suspensions(app))
+        journaled = self.journal.suspended_since(app) if self.journal is not None else {}
+        for account, moment in journaled.items():
+            seen = since.get(AccountId(account))
+            since[AccountId(account)] = moment if seen is None else max(seen, moment)
+        return since
 
     async def plan(self) -> Cycle:
         """Read, evaluate, observe, plan and guard every app; writes nothing anywhere."""

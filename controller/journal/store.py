@@ -56,6 +56,8 @@ class Journal(Protocol):
 
     def unfinished(self) -> list[Entry]: ...
 
+    def suspended_since(self, app: str) -> dict[str, datetime.datetime]: ...
+
     def prune(self, *, before: datetime.datetime) -> int: ...
 
 
@@ -164,6 +166,29 @@ class SqliteJournal:
     def unfinished(self) -> list[Entry]:
         """Intents without an outcome: what a crash between sending and recording leaves."""
         return self.history(HistoryQuery(statuses=frozenset({INTENDED})))
+
+    def suspended_since(self, app: str) -> dict[str, datetime.datetime]:
+        """When the controller suspended each account of `app` that it has not since
+        reactivated or deleted: the start of the deprovision grace period (deleteAfter)."""
+        ops = tables.operations
+        select = (
+            sa.select(ops.c.account_id, ops.c.kind, ops.c.finished_at)
+            .where(
+                ops.c.app == app,
+                ops.c.status == "success",
+                ops.c.account_id.is_not(None),
+                ops.c.kind.in_(["suspend", "activate", "delete"]),
+            )
+            .order_by(ops.c.finished_at, ops.c.id)
+        )
+        since: dict[str, datetime.datetime] = {}
+        with self.engine.connect() as connection:
+            for account, kind, finished in connection.execute(select):
+                if kind == "suspend" and finished is not None:  # the latest: never early
+                    since[account] = finished.replace(tzinfo=datetime.UTC)
+                else:
+                    since.pop(account, None)
+        return since
 
     def prune(self, *, before: datetime.datetime) -> int:
         """Delete cycles (and their operations) that ended before `before`; how many went."""

@@ -5,6 +5,8 @@ Each test names the DESIGN.md section 6 rule it would catch being broken.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.e2e.conftest import World, make_users
 
 
@@ -97,6 +99,19 @@ def test_rule5_delete_comes_on_a_later_run_after_the_suspend(world: World) -> No
     assert "- delete        user1@org.example" in second.stdout
     assert "user1@org.example" not in world.accounts()
     assert world.cli("plan").returncode == 0
+
+
+def test_rule5_the_journal_remembers_a_suspension_the_state_file_lost(world: World) -> None:
+    world.env["DEPROVISION_ACTION"] = "delete"
+    assert world.cli("apply").returncode == 0
+    world.edit_user(1, IsActive=False)
+    assert world.cli("apply").returncode == 0  # suspends, and journals when
+    (Path(world.env["PROVISIONER_STATE_DIR"]) / "state.json").unlink()
+
+    second = world.cli("apply")  # no state file, but the journal says it was suspended
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "- delete        user1@org.example" in second.stdout
+    assert "user1@org.example" not in world.accounts()
 
 
 def test_observe_mode_plans_but_writes_nothing(world: World) -> None:

@@ -148,3 +148,25 @@ def test_a_cycle_record_prunes_what_is_past_retention_and_settles_crash_leftover
     )
     latest.close(source_users=1, source_active=1, source_error=None, apps={})
     assert journal.history(HistoryQuery()) == []  # past the default 400 days: pruned
+
+
+def test_the_grace_period_starts_at_the_last_suspend_we_made(journal: SqliteJournal) -> None:
+    cycle = journal.start_cycle(trigger="interval", revision="r", at=_at(0))
+
+    def done(kind: str, account: str, minute: float) -> None:
+        record = OperationRecord(app="slack", kind=kind, reason="r", account_id=account)
+        journal.finish(
+            journal.intend(cycle, record, at=_at(minute)),
+            status="success",
+            error=None,
+            at=_at(minute),
+        )
+
+    done("suspend", "U1", 1)
+    done("activate", "U1", 2)  # came back: the clock stops
+    done("suspend", "U1", 3)  # left again: it starts anew, never from minute 1
+    done("suspend", "U2", 4)
+    done("delete", "U2", 5)  # gone: nothing to wait for
+    done("suspend", "U3", 6)
+    assert journal.suspended_since("slack") == {"U1": _at(3), "U3": _at(6)}
+    assert journal.suspended_since("jira") == {}
