@@ -81,11 +81,23 @@ def _check_apps(policy: Policy, only: list[str] | None) -> None:
 
 
 async def _plan(policy: Policy, only: list[str] | None, state_dir: Path | None) -> Cycle:
-    store = StateStore(state_dir or default_state_dir())
-    async with Engine(
-        policy, registry=REGISTRY, environ=os.environ, only=only, state=store
-    ) as running:
-        return await running.plan()
+    directory = state_dir or default_state_dir()
+    # The journal is read (grace periods), never written, and never created by a plan.
+    path = directory / JOURNAL_FILE
+    journal = SqliteJournal(path) if path.exists() else None
+    try:
+        async with Engine(
+            policy,
+            registry=REGISTRY,
+            environ=os.environ,
+            only=only,
+            state=StateStore(directory),
+            journal=journal,
+        ) as running:
+            return await running.plan()
+    finally:
+        if journal is not None:
+            journal.close()
 
 
 def plan_exit_code(cycle: Cycle) -> int:

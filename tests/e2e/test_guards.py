@@ -107,6 +107,7 @@ def test_rule5_the_journal_remembers_a_suspension_the_state_file_lost(world: Wor
     world.edit_user(1, IsActive=False)
     assert world.cli("apply").returncode == 0  # suspends, and journals when
     (Path(world.env["PROVISIONER_STATE_DIR"]) / "state.json").unlink()
+    assert "- delete        user1@org.example" in world.cli("plan").stdout  # plan agrees
 
     second = world.cli("apply")  # no state file, but the journal says it was suspended
     assert second.returncode == 0, second.stdout + second.stderr
