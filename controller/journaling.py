@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from controller import desired, executor
 from controller.desired import UserState
-from controller.journal import AppResult, Change, Journal, OperationRecord
+from controller.journal import AppResult, Journal, OperationRecord
 from controller.model import SourceUser, SourceUserId
 from controller.operations import Operation
 from controller.policy.schema import SourceSpec
@@ -53,7 +53,7 @@ def record_of(
         account_id=operation.account_id,
         user_name=operation.user_name,
         group_name=operation.group,
-        changes=tuple(Change(c.attribute, c.before, c.after) for c in operation.changes),
+        changes=operation.changes,
         source_changed_at=ended,
     )
 

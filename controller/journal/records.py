@@ -8,16 +8,10 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
-from typing import Any
+
+from controller.operations import Change  # the planner's own before/after, journaled as is
 
 INTENDED, SUCCESS, ERROR, SKIPPED = "intended", "success", "error", "skipped"
-
-
-@dataclass(frozen=True)
-class Change:
-    attribute: str
-    before: Any
-    after: Any
 
 
 @dataclass(frozen=True)
