@@ -6,8 +6,9 @@ holds the values it reads and writes.
 
 from __future__ import annotations
 
-from controller.journal.records import AppResult, Change, Entry, HistoryQuery, OperationRecord
+from controller.journal.records import AppResult, Entry, HistoryQuery, OperationRecord
 from controller.journal.store import Journal, SqliteJournal
+from controller.operations import Change
 
 JOURNAL_FILE = "journal.db"
 """The journal's file in the state directory (`--state-dir`)."""

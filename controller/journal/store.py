@@ -23,11 +23,11 @@ from controller.journal import tables
 from controller.journal.records import (
     INTENDED,
     AppResult,
-    Change,
     Entry,
     HistoryQuery,
     OperationRecord,
 )
+from controller.operations import Change
 
 MIGRATIONS = str(Path(__file__).resolve().parent / "migrations")
 
