@@ -33,8 +33,9 @@ StateOption = Annotated[
     typer.Option(
         "--state-dir",
         help=(
-            "Where apply remembers the last trusted source size and when accounts were "
-            "suspended (for deleteAfter). plan only reads it."
+            "Where apply and run keep the audit journal (journal.db) and remember the last "
+            "trusted source size and when accounts were suspended (for deleteAfter). plan, "
+            "history and report only read it."
         ),
         envvar="PROVISIONER_STATE_DIR",
         show_default="$XDG_STATE_HOME/provisioner",
