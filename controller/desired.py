@@ -46,6 +46,11 @@ class Evaluation:
     problems: tuple[str, ...]
     """Users left unresolved in some app, each with why; shown to the operator, never fatal."""
 
+    @property
+    def active_users(self) -> int:
+        """How many source users should have access: what the guard and the journal count."""
+        return sum(1 for state in self.users.values() if state.active)
+
 
 def _as_date(value: Any) -> datetime.date | None:
     if value is None or value == "":

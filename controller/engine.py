@@ -190,10 +190,9 @@ class Engine:
 
     def _verdict(self, read: SourceRead, evaluation: desired.Evaluation) -> guard.SourceVerdict:
         source = self.policy.sources[0]
-        active = sum(1 for state in evaluation.users.values() if state.active)
         return guard.judge_source(
             error=read.error,
-            active=active,
+            active=evaluation.active_users,
             last_good_active=self.state.last_good_active.get(source.name),
             max_drop_percent=source.spec.max_active_drop_percent,
             accept_drop=self.allow_deprovisions,
@@ -292,7 +291,7 @@ class Engine:
         if record is not None:
             record.close(
                 source_users=len(cycle.source.users),
-                source_active=sum(1 for u in cycle.evaluation.users.values() if u.active),
+                source_active=cycle.evaluation.active_users,
                 source_error=cycle.source.error,
                 apps=((a.app, _app_result(a)) for a in applied),
             )
@@ -302,8 +301,7 @@ class Engine:
     def _remember(self, cycle: Cycle, applied: Sequence[AppCycle]) -> None:
         now = self.clock()
         if cycle.verdict.trusted:
-            active = sum(1 for state in cycle.evaluation.users.values() if state.active)
-            self.state.last_good_active[self.policy.sources[0].name] = active
+            self.state.last_good_active[self.policy.sources[0].name] = cycle.evaluation.active_users
         for app in applied:
             self.state.observe_suspensions(app.observed, app.managed, now)
             suspended = self.state.suspended_since.setdefault(app.app, {})
