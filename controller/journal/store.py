@@ -184,8 +184,9 @@ class SqliteJournal:
         since: dict[str, datetime.datetime] = {}
         with self.engine.connect() as connection:
             for account, kind, finished in connection.execute(select):
-                if kind == "suspend" and finished is not None:  # the latest: never early
-                    since[account] = finished.replace(tzinfo=datetime.UTC)
+                moment = _aware(finished)
+                if kind == "suspend" and moment is not None:  # the latest: never early
+                    since[account] = moment
                 else:
                     since.pop(account, None)
         return since

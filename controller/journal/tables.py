@@ -71,6 +71,7 @@ operations = Table(
     # For a deprovision: when the source took the access away (deactivation, end date).
     Column("source_changed_at", DateTime),
     Index("operations_source_id", "source_id"),
+    Index("operations_status", "status"),  # each apply looks up the intents left open
     Index("operations_user_name", "user_name"),
     Index("operations_app_time", "app", "intended_at"),
 )
