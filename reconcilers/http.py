@@ -75,6 +75,33 @@ def exception_error(method: str, path: str, failure: Exception, unreadable: str)
     return errors.StalledError(f"{what}: {unreadable}")
 
 
+_BY_STATUS: dict[int, type[errors.AppError]] = {
+    401: errors.StalledError,
+    403: errors.StalledError,
+    404: errors.NotFoundError,
+    409: errors.ConflictError,
+}
+
+
+def status_error(
+    message: str, response: httpx.Response, *, conflict: bool = False
+) -> errors.AppError:
+    """The controller error for a response with a failing status; every API family agrees.
+
+    429 and 5xx are transient (with the app's Retry-After), 401 and 403 stall the app, 404 is
+    not found, 409 (or a vendor's own way of saying a value is taken: `conflict`) is a
+    conflict, another 4xx refuses this one request, and anything else (a redirect) means the
+    endpoint is not the API we were given.
+    """
+    status = response.status_code
+    if status == 429 or status >= 500:
+        return errors.TransientError(message, status=status, retry_after=retry_after(response))
+    if conflict:
+        return errors.ConflictError(message, status=status)
+    default = errors.BadRequestError if 400 <= status < 500 else errors.StalledError
+    return _BY_STATUS.get(status, default)(message, status=status)
+
+
 def _may_retry(method: str, failure: httpx.Response | Exception) -> bool:
     """A POST is retried only when the server cannot have acted on it, lest it create twice."""
     if method != "POST":

@@ -18,7 +18,7 @@ from scim2_models import Context, Error, ListResponse, PatchOp, Resource, Servic
 
 from controller import errors
 from reconcilers.base import AppConnection
-from reconcilers.http import ApiSession, RetryPolicy, Sleep, exception_error, retry_after
+from reconcilers.http import ApiSession, RetryPolicy, Sleep, exception_error, status_error
 from reconcilers.scim import mapping
 
 __all__ = ["MEDIA_TYPE", "RetryPolicy", "ScimClient", "error_for"]
@@ -38,30 +38,17 @@ def _scim_error(response: httpx.Response) -> str:
     return f": {said}" if said else ""
 
 
-_BY_STATUS: dict[int, type[errors.AppError]] = {
-    400: errors.BadRequestError,
-    401: errors.StalledError,
-    403: errors.StalledError,
-    404: errors.NotFoundError,
-    409: errors.ConflictError,
-}
-
-
 def error_for(method: str, path: str, failure: httpx.Response | Exception) -> errors.AppError:
     """The controller error for a failed request: a response with a bad status, or an exception.
 
-    Other 4xx statuses refuse this one request (BadRequestError); a redirect or any other
-    unexpected status means the endpoint is not the SCIM base URL we were given (StalledError).
+    The status decides the kind (`reconcilers.http.status_error`); the message carries what
+    the server said in its SCIM Error.
     """
     if isinstance(failure, Exception):
         unreadable = f"the response is not valid SCIM: {mapping.describe(failure)}"
         return exception_error(method, path, failure, unreadable)
-    status = failure.status_code
-    message = f"{method} {path}: HTTP {status}{_scim_error(failure)}"
-    if status == 429 or status >= 500:
-        return errors.TransientError(message, status=status, retry_after=retry_after(failure))
-    default = errors.BadRequestError if 400 <= status < 500 else errors.StalledError
-    return _BY_STATUS.get(status, default)(message, status=status)
+    message = f"{method} {path}: HTTP {failure.status_code}{_scim_error(failure)}"
+    return status_error(message, failure)
 
 
 class ScimClient:

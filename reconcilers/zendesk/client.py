@@ -15,15 +15,10 @@ import httpx
 
 from controller import errors
 from reconcilers.base import AppConnection
-from reconcilers.http import ApiSession, RetryPolicy, Sleep, exception_error, retry_after
+from reconcilers.http import ApiSession, RetryPolicy, Sleep, exception_error, status_error
 from reconcilers.zendesk import mapping
 
 MAX_PAGE_SIZE = 100
-_BY_STATUS: dict[int, type[errors.AppError]] = {
-    401: errors.StalledError,
-    403: errors.StalledError,
-    404: errors.NotFoundError,
-}
 
 
 def error_for(method: str, path: str, failure: httpx.Response | Exception) -> errors.AppError:
@@ -38,14 +33,8 @@ def error_for(method: str, path: str, failure: httpx.Response | Exception) -> er
         body = None
     said = mapping.describe_error(body)
     message = f"{method} {path}: HTTP {status}" + (f": {said}" if said else "")
-    if status == 429 or status >= 500:
-        return errors.TransientError(message, status=status, retry_after=retry_after(failure))
-    kind: type[errors.AppError] = errors.StalledError  # a redirect: not the API base URL
-    if status == 409 or (status == 422 and mapping.is_duplicate(body)):
-        kind = errors.ConflictError
-    elif 400 <= status < 500:
-        kind = _BY_STATUS.get(status, errors.BadRequestError)
-    return kind(message, status=status)
+    # Zendesk says a value is taken with 422 and a DuplicateValue detail, not 409.
+    return status_error(message, failure, conflict=status == 422 and mapping.is_duplicate(body))
 
 
 class ZendeskClient:
