@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import jinja2
-from jinja2 import meta
+from jinja2 import meta, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -79,6 +79,38 @@ def check(text: str) -> str | None:
     if unknown:
         return f"unknown template variable {', '.join(unknown)}; templates can use only `user`"
     return None
+
+
+def fields_used(text: str) -> set[str]:
+    """The source fields a valid template reads, dotted: `{{ user.Profile.Name }}` -> Profile.Name.
+
+    A method call on a field (`user.Email.split("@")`) names the field and then the method; the
+    caller treats any known prefix as known.
+    """
+    found: set[str] = set()
+
+    def chain(node: nodes.Node) -> list[str] | None:
+        if isinstance(node, nodes.Name):
+            return [] if node.name == USER else None
+        if isinstance(node, nodes.Getattr):
+            inner = chain(node.node)
+            return None if inner is None else [*inner, node.attr]
+        if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            inner = chain(node.node)
+            key = node.arg.value
+            return None if inner is None or not isinstance(key, str) else [*inner, key]
+        return None
+
+    def visit(node: nodes.Node) -> None:
+        path = chain(node)
+        if path:
+            found.add(".".join(path))
+            return  # the longest chain only, not each of its prefixes
+        for child in node.iter_child_nodes():
+            visit(child)
+
+    visit(_ENVIRONMENT.parse(text))
+    return found
 
 
 def _nest(fields: Mapping[str, Any]) -> _Fields:

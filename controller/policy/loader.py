@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
-from controller import templates
 from controller.errors import PolicyError
 from controller.policy import NamedRule, NamedSource, Policy
+from controller.policy.checks import AppTypes, Doc, Report, cross_check
 from controller.policy.schema import (
     API_VERSION,
     AccessRuleDocument,
@@ -27,7 +26,7 @@ from controller.policy.schema import (
     ConnectedAppSpec,
     SourceDocument,
 )
-from controller.policy.yamlsource import Document, Parsed, Path_, dotted, read_file
+from controller.policy.yamlsource import Parsed, Path_, read_file
 
 MODELS: dict[str, type[BaseModel]] = {
     "Source": SourceDocument,
@@ -38,55 +37,6 @@ _KINDS = ", ".join(sorted(MODELS))
 _SUFFIXES = (".yaml", ".yml")
 
 
-@dataclass
-class _Doc:
-    """One document with where it came from, what it validated to, and what was reported."""
-
-    file: str
-    base_dir: Path
-    source: Document
-    kind: str | None = None
-    model: BaseModel | None = None
-    reported: set[Path_] = field(default_factory=set)
-
-    def get(self, *path: str | int) -> Any:
-        return self.source.get(path)
-
-    def where(self, *path: str | int) -> str:
-        return f"{self.file}:{self.source.line(path)}"
-
-
-class _Report:
-    """Collects every problem as (file, line, message), to be sorted and formatted once."""
-
-    def __init__(self) -> None:
-        self.entries: list[tuple[str, int, str]] = []
-
-    def add(
-        self,
-        doc: _Doc,
-        path: Path_,
-        message: str,
-        *,
-        line: int | None = None,
-        about: Path_ | None = None,
-    ) -> None:
-        """Report `message` at `path`, once per value `about` (default: `path`) per document."""
-        key = path if about is None else about
-        if key in doc.reported:
-            return  # one message per value: a later check would only repeat the first
-        doc.reported.add(key)
-        text = doc.source.redact(path, message)
-        shown = f"{dotted(path)}: {text}" if path else text
-        self.entries.append((doc.file, line or doc.source.line(path), shown))
-
-    def formatted(self) -> list[str]:
-        return [
-            f"{file}:{line}: {message}" if line else f"{file}: {message}"
-            for file, line, message in sorted(self.entries)
-        ]
-
-
 def load_policy(
     directory: Path,
     *,
@@ -94,11 +44,15 @@ def load_policy(
     supported_attributes: Mapping[str, frozenset[str]],
     required_attributes: Mapping[str, frozenset[str]] | None = None,
     cannot_delete: frozenset[str] = frozenset(),
+    revision: str | None = None,
 ) -> Policy:
-    """The valid policy under `directory`; `PolicyError` listing every problem otherwise."""
+    """The valid policy under `directory`; `PolicyError` listing every problem otherwise.
+
+    `revision` names it (a commit); without one, a hash of the policy files' contents does.
+    """
     files = _policy_files(directory)
-    report = _Report()
-    docs: list[_Doc] = []
+    report = Report()
+    docs: list[Doc] = []
     parsed = {relative: read_file(directory / relative, environ) for relative in files}
     # A YAML users file of a file Source is data, not policy, even when it sits among the policy.
     data_files = _data_files(directory, parsed)
@@ -113,16 +67,16 @@ def load_policy(
             complete = False
             report.entries.append((file, broken[0], broken[1]))
         for document in documents:
-            doc = _Doc(file, (directory / relative).parent, document)
+            doc = Doc(file, (directory / relative).parent, document)
             for path, line, message in document.problems:
                 report.add(doc, path, message, line=line)
             _validate(doc, report)
             docs.append(doc)
-    rules = _AppTypes(supported_attributes, required_attributes or {}, cannot_delete)
-    _cross_check(docs, report, rules, complete=complete, directory=directory)
+    rules = AppTypes(supported_attributes, required_attributes or {}, cannot_delete)
+    cross_check(docs, report, rules, complete=complete, directory=directory)
     if report.entries:
         raise PolicyError(report.formatted())
-    return _policy(directory, docs, _revision(directory, policy_files))
+    return _policy(directory, docs, revision or _revision(directory, policy_files))
 
 
 def _policy_files(directory: Path) -> list[Path]:
@@ -146,14 +100,14 @@ def _data_files(directory: Path, parsed: Mapping[Path, Parsed]) -> set[Path]:
     named: set[Path] = set()
     for relative, (documents, _) in parsed.items():
         for document in documents:
-            doc = _Doc("", (directory / relative).parent, document)
+            doc = Doc("", (directory / relative).parent, document)
             path = doc.get("spec", "file", "path")
             if doc.get("kind") == "Source" and isinstance(path, str):
                 named.add((doc.base_dir / path).resolve())
     return {relative for relative in parsed if (directory / relative).resolve() in named}
 
 
-def _validate(doc: _Doc, report: _Report) -> None:
+def _validate(doc: Doc, report: Report) -> None:
     data = doc.source.data
     if not isinstance(data, dict):
         report.add(doc, (), "a document must be a mapping with apiVersion, kind, metadata, spec")
@@ -211,92 +165,6 @@ def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
         yield from _models_in(argument)
 
 
-def _cross_check(
-    docs: list[_Doc],
-    report: _Report,
-    app_types: _AppTypes,
-    *,
-    complete: bool,
-    directory: Path,
-) -> None:
-    """Checks between documents. They use raw values, so a typo elsewhere hides none of them."""
-    seen: dict[tuple[str, str], _Doc] = {}
-    for doc in docs:
-        name = doc.get("metadata", "name")
-        if doc.kind is None or not isinstance(name, str):
-            continue
-        first = seen.setdefault((doc.kind, name), doc)
-        if first is not doc:
-            where = first.where("metadata", "name")
-            report.add(doc, ("metadata", "name"), f"another {doc.kind} is named {name!r}: {where}")
-    apps = sorted(name for kind, name in seen if kind == "ConnectedApp")
-    sources = [doc for doc in docs if doc.kind == "Source"]
-    if complete and not sources:
-        report.entries.append((str(directory), 0, "no Source: exactly one Source is supported"))
-    for doc in sources[1:]:
-        where = sources[0].where("kind")
-        report.add(doc, ("kind",), f"exactly one Source is supported; the first is at {where}")
-    for doc in docs:
-        if doc.kind == "ConnectedApp":
-            _check_app(doc, report, app_types)
-        elif doc.kind == "AccessRule" and complete:
-            _check_grants(doc, report, apps)
-        elif doc.kind == "Source":
-            _check_source(doc, report)
-
-
-@dataclass(frozen=True)
-class _AppTypes:
-    """What each registered app type can store, and what it cannot do without."""
-
-    supported: Mapping[str, frozenset[str]]
-    required: Mapping[str, frozenset[str]]
-    cannot_delete: frozenset[str]
-    """Types whose API cannot delete an account (Slack, Atlassian): suspending is the end."""
-
-
-def _check_app(doc: _Doc, report: _Report, app_types: _AppTypes) -> None:
-    app_type = doc.get("spec", "type")
-    supported = app_types.supported.get(app_type) if isinstance(app_type, str) else None
-    if isinstance(app_type, str) and supported is None:
-        known = ", ".join(sorted(app_types.supported)) or "none"
-        report.add(doc, ("spec", "type"), f"no reconciler for type {app_type!r}; known: {known}")
-    deprovision = ("spec", "deprovision")
-    deletes = doc.get(*deprovision, "action") == "delete" or doc.get(*deprovision, "deleteAfter")
-    if app_type in app_types.cannot_delete and deletes:
-        message = f"type {app_type} cannot delete accounts, only suspend them; remove this"
-        report.add(doc, deprovision, message)
-    attributes = doc.get("spec", "attributes")
-    required = app_types.required.get(app_type, frozenset()) if isinstance(app_type, str) else ()
-    missing = sorted(set(required) - set(attributes if isinstance(attributes, dict) else ()))
-    if missing and isinstance(attributes, dict):
-        needed = ", ".join(missing)
-        report.add(doc, ("spec", "attributes"), f"type {app_type} needs attributes: {needed}")
-    for attribute, text in attributes.items() if isinstance(attributes, dict) else ():
-        path = ("spec", "attributes", attribute)
-        if supported is not None and attribute not in supported:
-            listed = ", ".join(sorted(supported))
-            report.add(doc, path, f"type {app_type} has no attribute {attribute!r}; use {listed}")
-        elif isinstance(text, str) and (problem := templates.check(text)) is not None:
-            report.add(doc, path, problem)
-
-
-def _check_grants(doc: _Doc, report: _Report, apps: list[str]) -> None:
-    grants = doc.get("spec", "grant")
-    for index in range(len(grants) if isinstance(grants, list) else 0):
-        app = doc.get("spec", "grant", index, "app")
-        if isinstance(app, str) and app not in apps:
-            known = f"known apps: {', '.join(apps)}" if apps else "no ConnectedApp is declared"
-            report.add(doc, ("spec", "grant", index, "app"), f"no app named {app!r}; {known}")
-
-
-def _check_source(doc: _Doc, report: _Report) -> None:
-    path = doc.get("spec", "file", "path")
-    if isinstance(path, str) and not (doc.base_dir / path).is_file():
-        message = f"users file {path!r} not found (relative to {doc.base_dir})"
-        report.add(doc, ("spec", "file", "path"), message)
-
-
 def _revision(directory: Path, files: list[Path]) -> str:
     digest = hashlib.sha256()
     for relative in files:
@@ -306,7 +174,7 @@ def _revision(directory: Path, files: list[Path]) -> str:
     return digest.hexdigest()[:12]
 
 
-def _policy(directory: Path, docs: list[_Doc], revision: str) -> Policy:
+def _policy(directory: Path, docs: list[Doc], revision: str) -> Policy:
     sources: list[NamedSource] = []
     apps: dict[str, ConnectedAppSpec] = {}
     rules: list[NamedRule] = []

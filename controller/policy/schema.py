@@ -171,6 +171,9 @@ class ConnectedAppSpec(Strict):
     """How existing accounts are linked to source users, in precedence order."""
     attributes: dict[str, str]
     """App attribute <- Jinja template over the source user (`{{ user.Email | lower }}`)."""
+    groups: list[str] | None = None
+    """The groups this app has. When listed, grants may name only these: a misspelt group
+    fails `validate` instead of creating a new group in the app."""
     deprovision: DeprovisionSpec = DeprovisionSpec()
     prune: bool = False
     """Orphans (accounts with no source user) are reported, and only touched when this is true."""

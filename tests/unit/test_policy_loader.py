@@ -200,7 +200,7 @@ def test_errors_in_two_files_are_all_reported_with_their_lines(tmp_path: Path) -
 
     assert errors(tmp_path) == [
         f"{tmp_path / 'apps.yml'}:8: spec.colour: unknown key 'colour'; allowed keys: "
-        "attributes, auth, deprovision, endpoint, exclude, match, mode, pageSize, prune, "
+        "attributes, auth, deprovision, endpoint, exclude, groups, match, mode, pageSize, prune, "
         "rateLimit, safety, type",
         f"{tmp_path / 'apps.yml'}:21: spec.deprovision.action: "
         "Input should be 'suspend' or 'delete'",
@@ -342,3 +342,54 @@ def test_what_an_app_type_cannot_do_is_refused_at_its_line(tmp_path: Path) -> No
         f"{apps}:20: spec.deprovision: type slack cannot delete accounts, only suspend them;"
         " remove this",
     ]
+
+
+SALESFORCE_SOURCE = """\
+apiVersion: provisioner/v1
+kind: Source
+metadata: {name: org}
+spec:
+  salesforce:
+    instanceUrl: https://orion.my.salesforce.com
+    auth: {flow: client-credentials, clientId: abc, clientSecretEnv: SF_SECRET}
+    fields: [Contractor_End_Date__c]
+"""
+
+
+def test_a_template_naming_a_field_the_salesforce_source_does_not_read(tmp_path: Path) -> None:
+    valid(tmp_path)
+    (tmp_path / "users.yaml").unlink()
+    write(tmp_path, {"source.yaml": SALESFORCE_SOURCE})
+    attributes = (
+        '    displayName: "{{ user.FirstName }} {{ user.Lastname }}"\n'
+        '    title: "{{ user.Profile.Name }} {{ user.UserRole }}'
+        " {{ user.Email.split('@')[0] }}\"\n"
+        '    role: "{{ user.contractor_end_date__c }} {{ user.Manager.Email }}"\n'
+    )
+    apps = APPS.replace('    displayName: "{{ user.FirstName }} {{ user.LastName }}"\n', attributes)
+    write(tmp_path, {"apps.yml": apps})
+
+    # Relationship paths, parents of read fields, methods on a field and any letter case pass.
+    assert errors(tmp_path) == [
+        f"{tmp_path / 'apps.yml'}:11: spec.attributes.displayName: the Source reads no field "
+        "Lastname; add it to the Source's salesforce.fields or correct the name",
+        f"{tmp_path / 'apps.yml'}:13: spec.attributes.role: the Source reads no field "
+        "Manager.Email; add it to the Source's salesforce.fields or correct the name",
+    ]
+    # A file Source's columns are whatever its file holds: nothing to check against.
+    write(tmp_path, {"source.yaml": SOURCE, "users.yaml": "users: []\n"})
+    assert load(tmp_path).apps["slack"].attributes["role"].startswith("{{ user.contractor")
+
+
+def test_a_grant_naming_a_group_its_app_does_not_declare(tmp_path: Path) -> None:
+    valid(tmp_path)
+    apps = APPS.replace("  match: [externalId", "  groups: [eng, support]\n  match: [externalId")
+    write(tmp_path, {"apps.yml": apps})
+
+    assert errors(tmp_path) == [
+        f"{tmp_path / 'teams' / 'rules.yaml'}:7: spec.grant[0].groups[1]: app slack declares no "
+        "group 'all-hands'; its groups: eng, support",
+    ]
+    # jira declares no groups, so its grants may name any.
+    write(tmp_path, {"apps.yml": apps.replace("[eng, support]", "[eng, all-hands]")})
+    assert load(tmp_path).apps["slack"].groups == ["eng", "all-hands"]
