@@ -18,13 +18,13 @@ import typer
 from pydantic import TypeAdapter
 
 from controller import demo as demo_story
-from controller import engine, errors, journal_commands, render, service
+from controller import engine, errors, journal_commands, render, run_command
 from controller.engine import Cycle, Engine
 from controller.journal import JOURNAL_FILE, SqliteJournal
-from controller.options import RetentionOption, StateOption, default_state_dir
+from controller.options import PolicyOption, RetentionOption, StateOption, default_state_dir
 from controller.policy import Policy
+from controller.policy.feed import DirectoryFeed
 from controller.policy.schema import Document
-from controller.settings import LoopSettings
 from controller.state import StateStore
 from reconcilers import REGISTRY
 
@@ -40,17 +40,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",  # docstrings reflow to the terminal; `code` shows as code
 )
 
-PolicyOption = Annotated[
-    Path,
-    typer.Option(
-        "--policy",
-        "-p",
-        help="Directory of policy YAML files; every *.yaml under it is loaded.",
-        envvar="PROVISIONER_POLICY",
-    ),
-]
 AppOption = Annotated[
     list[str] | None,
     typer.Option("--app", "-a", help="Only this app (repeat for several). Default: every app."),
@@ -63,8 +55,12 @@ class Format(enum.StrEnum):
 
 
 def _load_or_exit(directory: Path) -> Policy:
+    """The policy under `directory`, named by its commit when it is exactly one; else exit 1."""
     try:
-        return engine.load_policy(directory, registry=REGISTRY, environ=os.environ)
+        revision = DirectoryFeed(directory, os.environ).latest().revision
+        return engine.load_policy(
+            directory, registry=REGISTRY, environ=os.environ, revision=revision
+        )
     except errors.PolicyError as error:
         for line in error.errors:
             typer.echo(line, err=True)
@@ -131,7 +127,10 @@ def schema() -> None:
 def plan(
     policy: PolicyOption = Path("desired-state"),
     only: AppOption = None,
-    output: Annotated[Format, typer.Option("--format", "-f", help="text or json.")] = Format.text,
+    output: Annotated[
+        Format,
+        typer.Option("--format", "-f", help="text or json."),
+    ] = Format.text,
     state_dir: StateOption = None,
 ) -> None:
     """Show what `apply` would change, changing nothing.
@@ -246,59 +245,7 @@ def apply(
     raise typer.Exit(EXIT_ERROR if cycle.failed or cycle.blocked else EXIT_IN_SYNC)
 
 
-class LogFormat(enum.StrEnum):
-    auto = "auto"
-    json = "json"
-    text = "text"
-
-
-@app.command()
-def run(
-    policy: PolicyOption = Path("desired-state"),
-    state_dir: StateOption = None,
-    interval: Annotated[
-        float, typer.Option(help="Seconds between full reconciles (the safety net).")
-    ] = 300.0,
-    jitter: Annotated[float, typer.Option(help="Random seconds added to each interval.")] = 30.0,
-    change_interval: Annotated[
-        float,
-        typer.Option(help="Seconds between asking the source what changed (Salesforce only)."),
-    ] = 15.0,
-    host: Annotated[str, typer.Option(help="Address for /metrics, /healthz, /readyz.")] = (
-        "127.0.0.1"
-    ),
-    port: Annotated[int, typer.Option(help="Port for /metrics, /healthz, /readyz.")] = 9108,
-    shutdown_grace: Annotated[
-        float, typer.Option(help="Seconds in-flight work may take after SIGTERM.")
-    ] = 60.0,
-    journal_retention_days: RetentionOption = 400,
-    log_format: Annotated[
-        LogFormat,
-        typer.Option(help="json (one event a line), text, or auto: json unless on a terminal."),
-    ] = LogFormat.auto,
-) -> None:
-    """Run the controller until stopped: reconcile on a schedule, on source changes and on signals.
-
-    Signals: `kill -HUP <pid>` reloads the policy (an invalid one is refused and the last good
-    one kept) and reconciles now; `kill -USR1 <pid>` reconciles now; SIGTERM or SIGINT stop
-    taking work, let the run in flight finish (up to --shutdown-grace) and exit 0. Triggers that
-    arrive during a run coalesce into exactly one more run.
-    """
-    settings = LoopSettings(
-        policy_dir=policy,
-        state_dir=state_dir or default_state_dir(),
-        interval_seconds=interval,
-        jitter_seconds=jitter,
-        change_interval_seconds=change_interval,
-        shutdown_grace_seconds=shutdown_grace,
-        journal_retention_days=journal_retention_days,
-        host=host,
-        port=port,
-    )
-    json_logs = None if log_format is LogFormat.auto else log_format is LogFormat.json
-    raise typer.Exit(service.run(settings, json_logs=json_logs))
-
-
+app.command()(run_command.run)
 app.command()(journal_commands.history)
 report = typer.Typer(help="Reports from the journal, for auditors.", no_args_is_help=True)
 report.command("access-removal")(journal_commands.access_removal)

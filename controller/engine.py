@@ -86,7 +86,13 @@ class Cycle:
         )
 
 
-def load_policy(directory: Path, *, registry: Registry, environ: Mapping[str, str]) -> Policy:
+def load_policy(
+    directory: Path,
+    *,
+    registry: Registry,
+    environ: Mapping[str, str],
+    revision: str | None = None,
+) -> Policy:
     """Load and validate a policy against the attributes each registered app type supports."""
     supported = {name: kind.supported_attributes for name, kind in registry.items()}
     required = {name: kind.required_attributes for name, kind in registry.items()}
@@ -96,7 +102,12 @@ def load_policy(directory: Path, *, registry: Registry, environ: Mapping[str, st
         supported_attributes=supported,
         required_attributes=required,
         cannot_delete=frozenset(name for name, kind in registry.items() if not kind.can_delete),
+        revision=revision,
     )
+
+
+async def _ready(read: SourceRead) -> SourceRead:
+    return read
 
 
 def _throttle(spec: ConnectedAppSpec, kind: ReconcilerKind) -> Throttle:
@@ -234,22 +245,41 @@ class Engine:
             since[AccountId(account)] = moment if seen is None else max(seen, moment)
         return since
 
-    async def plan(self) -> Cycle:
-        """Read, evaluate, observe, plan and guard every app; writes nothing anywhere."""
-        # Read afresh: an operator's `apply --allow-deprovisions` beside a running controller
-        # records the new trusted source size, and this process must not overwrite it.
-        self.state = self.state_store.load()
-        read, observed = await asyncio.gather(
-            self.source.read(), asyncio.gather(*(self._observe(name) for name in self.apps))
+    async def observe(
+        self,
+        *,
+        read: SourceRead | None = None,
+        seen: Mapping[AppName, ObservedApp] | None = None,
+    ) -> tuple[SourceRead, dict[AppName, ObservedApp]]:
+        """Read the source and observe every app concurrently; what is given is not read again
+        (`provisioner diff` plans two policies over one look at the same apps)."""
+        known = dict(seen or {})
+        missing = [name for name in self.apps if name not in known]
+        reading = self.source.read() if read is None else _ready(read)
+        got, found = await asyncio.gather(
+            reading, asyncio.gather(*(self._observe(name) for name in missing))
         )
+        known.update(zip(missing, found, strict=True))
+        return got, {name: known[name] for name in self.apps}
+
+    def plan_observed(self, read: SourceRead, observed: Mapping[AppName, ObservedApp]) -> Cycle:
+        """Evaluate, plan and guard every app over what `observe` saw; pure but for the clock."""
+        self.state = self.state_store.load()
         now = self.clock()
         evaluation = desired.evaluate(self.policy, read, now=now)
         verdict = self._verdict(read, evaluation)
         cycles = tuple(
-            self._plan_app(evaluation.apps[name], seen, trusted=verdict.trusted, now=now)
-            for name, seen in zip(self.apps, observed, strict=True)
+            self._plan_app(evaluation.apps[name], observed[name], trusted=verdict.trusted, now=now)
+            for name in self.apps
         )
         return Cycle(self.policy.revision, read, evaluation, verdict, cycles)
+
+    async def plan(self) -> Cycle:
+        """Read, evaluate, observe, plan and guard every app; writes nothing anywhere."""
+        # The state is read afresh (in plan_observed): an operator's `apply
+        # --allow-deprovisions` beside a running controller records the new trusted source
+        # size, and this process must not overwrite it.
+        return self.plan_observed(*await self.observe())
 
     async def apply(
         self,

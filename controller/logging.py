@@ -25,6 +25,24 @@ LIBRARY_LEVEL = logging.WARNING
 """uvicorn and httpx speak at info about every request; only their problems are news."""
 
 
+_PROCESS_FIELDS: dict[str, Any] = {}
+"""Fields on every line the process logs from now on (the policy revision in force)."""
+
+
+def bind_process(**fields: Any) -> None:
+    """Add `fields` to every later log line of the process, including other libraries' lines.
+
+    Unlike structlog's context variables, this reaches tasks that were started earlier.
+    """
+    _PROCESS_FIELDS.update(fields)
+
+
+def _add_process_fields(_: Any, __: str, event: EventDict) -> EventDict:
+    for key, value in _PROCESS_FIELDS.items():
+        event.setdefault(key, value)  # a field bound closer to the event wins
+    return event
+
+
 def _is_secret(key: object) -> bool:
     return isinstance(key, str) and any(word in key.lower() for word in SECRET_WORDS)
 
@@ -57,6 +75,7 @@ def configure(*, json: bool | None = None, level: str = "info") -> None:
     as_json = json if json is not None else not sys.stderr.isatty()
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
+        _add_process_fields,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         redact,

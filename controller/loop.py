@@ -1,12 +1,12 @@
 """The only long-running code: schedule, signals, one reconcile at a time, and a clean exit.
 
-Every reason to reconcile (the schedule, a signal, a change seen at the source, startup) is a
-trigger. Triggers coalesce: one reconcile runs at a time, and any number of triggers arriving
-during it cause exactly one more run. SIGHUP reloads the policy first (an invalid policy keeps
-the last good one and says so), SIGUSR1 just reconciles, SIGTERM and SIGINT stop taking work and
-let the run in flight finish within a deadline. Each trigger is acknowledged in a log line and a
-metric the moment it arrives, so on-call sees their `kill -HUP` was heard.
-"""
+Every reason to reconcile (the schedule, a signal, a change seen at the source, a new policy
+revision, startup) is a trigger. Triggers coalesce: one reconcile runs at a time, and any number
+of triggers arriving during it cause exactly one more run. SIGHUP fetches and reloads the policy
+first (an invalid one keeps the last good one and says so: `policy_keeper`), SIGUSR1 just
+reconciles, SIGTERM and SIGINT stop taking work and let the run in flight finish within a
+deadline. Each trigger is acknowledged in a log line and a metric the moment it arrives, so
+on-call sees their `kill -HUP` was heard."""
 
 from __future__ import annotations
 
@@ -19,19 +19,18 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from controller import engine, errors
 from controller.engine import Cycle, Engine
 from controller.executor import Outcome
 from controller.http import Health
 from controller.journal import JOURNAL_FILE, SqliteJournal
 from controller.metrics import Recorder
-from controller.policy import Policy
+from controller.policy_keeper import PolicyKeeper
 from controller.settings import LoopSettings
 from controller.sources import Watermark
 from controller.state import StateStore
 from reconcilers.base import Registry
 
-SCHEDULE, SIGNAL, CHANGE, STARTUP = "schedule", "signal", "change", "startup"
+SCHEDULE, SIGNAL, CHANGE, STARTUP, POLICY = "schedule", "signal", "change", "startup", "policy"
 
 
 class Controller:
@@ -39,6 +38,7 @@ class Controller:
         self,
         settings: LoopSettings,
         *,
+        keeper: PolicyKeeper,
         registry: Registry,
         environ: Mapping[str, str],
         recorder: Recorder,
@@ -56,46 +56,36 @@ class Controller:
         self._stopping = asyncio.Event()
         self._running = False
         self._cycles = itertools.count(1)
-        self._policy: Policy | None = None
+        self.keeper = keeper
+        self._tasks: set[asyncio.Task[None]] = set()
         self._engine: Engine | None = None
         self._journal: SqliteJournal | None = None
         self._watermark: Watermark | None = None
 
     # --- policy -------------------------------------------------------------------------------
 
-    def load_policy(self) -> bool:
-        """Load the policy; on failure keep the last good one. True when the new one loaded."""
-        try:
-            policy = engine.load_policy(
-                self.settings.policy_dir, registry=self.registry, environ=self.environ
-            )
-        except errors.PolicyError as error:
-            self.recorder.policy_load_failed()
-            kept = self._policy.revision if self._policy else None
-            self.log.error(
-                "policy invalid; keeping the last good one",
-                errors=error.errors,
-                kept_revision=kept,
-            )
-            self.health.policy_loaded(self._policy is not None)
-            return False
-        self._policy = policy
-        self.recorder.policy_loaded(policy.revision)
-        self.health.policy_loaded(True, apps=policy.apps)
-        self.log.info("policy loaded", revision=policy.revision, apps=sorted(policy.apps))
-        return True
+    async def _poll_policy(self) -> None:
+        """A new commit (or new files in the directory) that validates: reconcile with it now."""
+        if await self.keeper.refresh(force=False):
+            self.trigger(POLICY)
+
+    async def _reload_and_reconcile(self) -> None:
+        """SIGHUP: fetch and reload the policy (whatever happens to it), then reconcile."""
+        await self.keeper.refresh(force=True)
+        self.trigger(SIGNAL)
 
     async def _current_engine(self) -> Engine:
         """The engine of the newest good policy; swapped only between runs, never during one."""
-        assert self._policy is not None
-        if self._engine is None or self._engine.policy.revision != self._policy.revision:
+        policy = self.keeper.policy
+        assert policy is not None
+        if self._engine is None or self._engine.policy.revision != policy.revision:
             if self._engine is not None:
                 await self._engine.__aexit__(None, None, None)
             store = StateStore(self.settings.state_dir)
             if self._journal is None and self.settings.state_dir is not None:
                 self._journal = SqliteJournal(self.settings.state_dir / JOURNAL_FILE)
             self._engine = Engine(
-                self._policy,
+                policy,
                 registry=self.registry,
                 environ=self.environ,
                 state=store,
@@ -104,6 +94,7 @@ class Controller:
                 journal_retention_days=self.settings.journal_retention_days,
             )
             self._watermark = None
+            self.keeper.release_others()  # no run reads the old policy's files any more
         return self._engine
 
     # --- triggers -----------------------------------------------------------------------------
@@ -121,8 +112,9 @@ class Controller:
     def _on_signal(self, signum: signal.Signals) -> None:
         self.log.info("signal received", signal=signum.name)
         if signum is signal.SIGHUP:
-            self.load_policy()
-            self.trigger(SIGNAL)
+            task = asyncio.create_task(self._reload_and_reconcile())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         elif signum is signal.SIGUSR1:
             self.trigger(SIGNAL)
         else:
@@ -231,7 +223,7 @@ class Controller:
 
     async def run(self) -> int:
         """Run until SIGTERM/SIGINT; 0 on a clean stop, 1 when the first policy is invalid."""
-        if not self.load_policy():
+        if not await self.keeper.refresh(force=True):
             return 1
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGHUP, signal.SIGUSR1, signal.SIGTERM, signal.SIGINT):
@@ -243,6 +235,13 @@ class Controller:
             args=[SCHEDULE],
             seconds=self.settings.interval_seconds,
             jitter=self.settings.jitter_seconds,
+        )
+        scheduler.add_job(
+            self._poll_policy,
+            "interval",
+            seconds=self.settings.policy_interval_seconds,
+            max_instances=1,
+            coalesce=True,
         )
         scheduler.add_job(
             self._check_changes,

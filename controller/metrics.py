@@ -36,7 +36,7 @@ SUCCESS, ERROR, BLOCKED = "success", "error", "blocked"
 RESULTS = (SUCCESS, ERROR, BLOCKED)
 OPERATION_RESULTS = (executor.SUCCESS, executor.ERROR, executor.SKIPPED)
 USER_STATES = ("active", "inactive", "frozen")
-TRIGGERS = ("schedule", "signal", "change", "startup")
+TRIGGERS = ("schedule", "signal", "change", "startup", "policy")
 SALESFORCE = "salesforce"
 RECONCILE_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 """Seconds: a quiet pass takes under a second, a first sync of a big app several minutes."""
@@ -104,6 +104,11 @@ class Recorder:
         )
         self.policy_errors = Counter(
             "provisioner_policy_load_errors_total", "Failed policy loads", registry=r
+        )
+        self.policy_fetch_errors = Counter(
+            "provisioner_policy_fetch_errors_total",
+            "Failed fetches of the policy repository (the last good policy stays in force)",
+            registry=r,
         )
         self.safety_blocked = Gauge(
             "provisioner_safety_blocked",
@@ -205,8 +210,12 @@ class Recorder:
         self.policy_valid.set(0)
         self.policy_errors.inc()
 
+    def policy_fetch_failed(self) -> None:
+        """The policy repository could not be fetched; nothing about the policy changed."""
+        self.policy_fetch_errors.inc()
+
     def trigger(self, kind: str, *, now: float) -> None:
-        """A trigger was handled (acknowledged): schedule | signal | change | startup."""
+        """A trigger was handled (acknowledged): schedule | signal | change | startup | policy."""
         if kind not in TRIGGERS:
             raise ValueError(f"unknown trigger {kind!r}; expected one of {', '.join(TRIGGERS)}")
         self.triggers.labels(kind).inc()

@@ -41,3 +41,13 @@ StateOption = Annotated[
         show_default="$XDG_STATE_HOME/provisioner",
     ),
 ]
+
+PolicyOption = Annotated[
+    Path,
+    typer.Option(
+        "--policy",
+        "-p",
+        help="Directory of policy YAML files; every *.yaml under it is loaded.",
+        envvar="PROVISIONER_POLICY",
+    ),
+]

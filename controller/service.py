@@ -8,13 +8,43 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 
 from controller import http, loop
 from controller import logging as logs
 from controller.metrics import Recorder
+from controller.policy import git
+from controller.policy.feed import DirectoryFeed, GitFeed, PolicyFeed
+from controller.policy_keeper import PolicyKeeper
 from controller.settings import LoopSettings
 from reconcilers import REGISTRY
+
+GIT_TOKEN_VARIABLE = "PROVISIONER_GIT_TOKEN"  # noqa: S105 - the name, not a value
+"""A token for policy_repo over HTTPS, from the environment (a Kubernetes Secret), never a flag."""
+
+
+def policy_feed(settings: LoopSettings, environ: Mapping[str, str]) -> PolicyFeed:
+    """The policy's directory, or its repository when `policy_repo` is set."""
+    if settings.policy_repo is None:
+        return DirectoryFeed(settings.policy_dir, environ)
+    state = settings.state_dir or Path(tempfile.mkdtemp(prefix="provisioner-"))
+    credentials = git.Credentials(
+        token=environ.get(GIT_TOKEN_VARIABLE) or None,
+        token_file=settings.git_token_file,
+        username=settings.git_username,
+        ssh_key_file=settings.git_ssh_key_file,
+        known_hosts_file=settings.git_known_hosts_file,
+    )
+    return GitFeed(
+        settings.policy_repo,
+        branch=settings.policy_branch,
+        path=settings.policy_path,
+        cache=state / "policy",
+        credentials=credentials,
+        environ=environ,
+    )
 
 
 async def _main(
@@ -24,8 +54,17 @@ async def _main(
     log = logs.get_logger()
     recorder = Recorder()
     health = http.Health(max_age_seconds=3 * settings.interval_seconds + 60)
+    keeper = PolicyKeeper(
+        policy_feed(settings, environ),
+        registry=REGISTRY,
+        environ=environ,
+        recorder=recorder,
+        health=health,
+        log=log,
+    )
     controller = loop.Controller(
         settings,
+        keeper=keeper,
         registry=REGISTRY,
         environ=environ,
         recorder=recorder,

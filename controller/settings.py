@@ -13,8 +13,22 @@ from pathlib import Path
 @dataclass(frozen=True)
 class LoopSettings:
     policy_dir: Path
+    """The policy directory; with policy_repo, the default `desired-state` is ignored."""
     state_dir: Path | None
     """Where apply's memory lives (last trusted source size, suspension times)."""
+    policy_repo: str | None = None
+    """A git URL (https://, ssh:// or file://) to fetch the policy from, instead of a directory."""
+    policy_branch: str = "main"
+    policy_path: str = ""
+    """The policy's folder inside the repository; empty for its root."""
+    policy_interval_seconds: float = 60.0
+    """How often to fetch the repository (or look at the directory) for a new policy."""
+    git_token_file: Path | None = None
+    """HTTPS token for policy_repo, read at each fetch (or PROVISIONER_GIT_TOKEN)."""
+    git_username: str = "x-access-token"
+    """The user name sent with the token: x-access-token for GitHub, oauth2 for GitLab."""
+    git_ssh_key_file: Path | None = None
+    git_known_hosts_file: Path | None = None
     interval_seconds: float = 300.0
     """A full reconcile at least this often: the safety net that needs no event to fire."""
     jitter_seconds: float = 30.0

@@ -53,9 +53,10 @@ CONTRACT: dict[str, dict[str, frozenset[str] | None]] = {
     "provisioner_policy_info": {"revision": None},
     "provisioner_policy_valid": {},
     "provisioner_policy_load_errors_total": {},
+    "provisioner_policy_fetch_errors_total": {},
     "provisioner_safety_blocked": {"app": None},
     "provisioner_reconcile_triggers_total": {
-        "trigger": frozenset({"schedule", "signal", "change", "startup"}),
+        "trigger": frozenset({"schedule", "signal", "change", "startup", "policy"}),
     },
     "provisioner_last_trigger_handled_timestamp_seconds": {},
     "provisioner_http_requests_total": {"target": None, "method": None, "code": None},

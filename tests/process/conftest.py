@@ -44,6 +44,24 @@ class SlowApp:
         await self.app(scope, receive, send)
 
 
+def git(directory: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", *args],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def commit(directory: Path, message: str) -> str:
+    """Commit everything in `directory`; returns the short (12-character) SHA."""
+    git(directory, "add", "--all")
+    git(directory, "commit", "--quiet", "-m", message)
+    return git(directory, "rev-parse", "HEAD")[:12]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -124,7 +142,11 @@ class Running:
 def controller(tmp_path: Path) -> Iterator[Callable[..., Running]]:
     started: list[Running] = []
 
-    def start(users: int = 24, **env: str) -> Running:
+    def start(
+        users: int = 24, *, args: tuple[str, ...] = (), repo: bool = False, **env: str
+    ) -> Running:
+        """Start the controller; with `repo`, the policy folder is a git repository that the
+        controller fetches from (as --policy-repo file://...) rather than reads in place."""
         slow = SlowApp(scim_app.make_scim_app(TOKEN))
         stack = scim_app.serve(slow)
         url = stack.__enter__()
@@ -133,6 +155,10 @@ def controller(tmp_path: Path) -> Iterator[Callable[..., Running]]:
         (policy / "policy.yaml").write_text(POLICY)
         users_file = policy / "users.yaml"
         users_file.write_text(yaml.safe_dump({"users": make_users(users)}))
+        if repo:
+            git(policy, "init", "--quiet", "--initial-branch=main")
+            commit(policy, "the first policy")
+            args = ("--policy-repo", policy.as_uri(), *args)
         port = free_port()
         log_path = tmp_path / "controller.log"
         environment = {
@@ -157,6 +183,7 @@ def controller(tmp_path: Path) -> Iterator[Callable[..., Running]]:
             "3600",
             "--log-format",
             "json",
+            *args,
         ]
         with log_path.open("wb") as log:
             process = subprocess.Popen(command, env=environment, stdout=log, stderr=log)

@@ -31,6 +31,7 @@ CONTRACT = {
     "provisioner_policy_info": {"revision"},
     "provisioner_policy_valid": set(),
     "provisioner_policy_load_errors_total": set(),
+    "provisioner_policy_fetch_errors_total": set(),
     "provisioner_safety_blocked": {"app"},
     "provisioner_reconcile_triggers_total": {"trigger"},
     "provisioner_last_trigger_handled_timestamp_seconds": set(),
