@@ -18,7 +18,15 @@ import typer
 from pydantic import TypeAdapter
 
 from controller import demo as demo_story
-from controller import engine, errors, journal_commands, render, run_command
+from controller import (
+    diff_command,
+    engine,
+    errors,
+    journal_commands,
+    render,
+    render_markdown,
+    run_command,
+)
 from controller.engine import Cycle, Engine
 from controller.journal import JOURNAL_FILE, SqliteJournal
 from controller.options import PolicyOption, RetentionOption, StateOption, default_state_dir
@@ -52,6 +60,7 @@ AppOption = Annotated[
 class Format(enum.StrEnum):
     text = "text"
     json = "json"
+    markdown = "markdown"
 
 
 def _load_or_exit(directory: Path) -> Policy:
@@ -129,7 +138,7 @@ def plan(
     only: AppOption = None,
     output: Annotated[
         Format,
-        typer.Option("--format", "-f", help="text or json."),
+        typer.Option("--format", "-f", help="text, json, or markdown (a pull request comment)."),
     ] = Format.text,
     state_dir: StateOption = None,
 ) -> None:
@@ -141,7 +150,8 @@ def plan(
     loaded = _load_or_exit(policy)
     _check_apps(loaded, only)
     cycle = asyncio.run(_plan(loaded, only, state_dir))
-    typer.echo(render.plan_json(cycle) if output is Format.json else render.plan_text(cycle))
+    shown = {Format.json: render.plan_json, Format.markdown: render_markdown.plan_markdown}
+    typer.echo(shown.get(output, render.plan_text)(cycle))
     raise typer.Exit(plan_exit_code(cycle))
 
 
@@ -246,6 +256,7 @@ def apply(
 
 
 app.command()(run_command.run)
+app.command()(diff_command.diff)
 app.command()(journal_commands.history)
 report = typer.Typer(help="Reports from the journal, for auditors.", no_args_is_help=True)
 report.command("access-removal")(journal_commands.access_removal)

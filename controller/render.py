@@ -28,7 +28,7 @@ SYMBOL = {
 }
 
 
-def _count(number: int, noun: str) -> str:
+def count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
@@ -95,14 +95,14 @@ def plan_text(cycle: Cycle) -> str:
     total = sum(len(app.plan.operations) for app in cycle.apps)
     held = sum(len(app.plan.blocked) for app in cycle.apps)
     if total or held:
-        line = f"Plan: {_count(total, 'operation')} in {_count(len(cycle.apps), 'app')}"
+        line = f"Plan: {count(total, 'operation')} in {count(len(cycle.apps), 'app')}"
         lines.append(f"{line}, {held} blocked by safety guards." if held else f"{line}.")
     else:
         lines.append("No changes: every app is in sync with the policy.")
     return "\n".join(lines)
 
 
-def _operation_json(operation: Operation) -> dict[str, Any]:
+def operation_json(operation: Operation) -> dict[str, Any]:
     return {
         "kind": operation.kind.value,
         "userName": operation.user_name,
@@ -133,14 +133,14 @@ def plan_json(cycle: Cycle) -> str:
             {
                 "app": app.app,
                 "error": app.plan.error,
-                "operations": [_operation_json(op) for op in app.plan.operations],
+                "operations": [operation_json(op) for op in app.plan.operations],
                 "drift": {kind.value: n for kind, n in app.plan.drift.items()},
                 "orphans": [
                     {"accountId": o.account_id, "userName": o.user_name, "active": o.active}
                     for o in app.plan.orphans
                 ],
                 "notes": list(app.plan.notes),
-                "blocked": [_operation_json(op) for op in app.plan.blocked],
+                "blocked": [operation_json(op) for op in app.plan.blocked],
                 "blockedReason": app.plan.blocked_reason,
                 "observeOnly": app.observe_only,
             }
