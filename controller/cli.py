@@ -27,7 +27,8 @@ from controller import (
     render_markdown,
     run_command,
 )
-from controller.engine import Cycle, Engine
+from controller.cycle import Cycle
+from controller.engine import Engine
 from controller.journal import JOURNAL_FILE, SqliteJournal
 from controller.options import PolicyOption, RetentionOption, StateOption, default_state_dir
 from controller.policy import Policy

@@ -18,7 +18,8 @@ from typing import Annotated
 import typer
 
 from controller import engine, errors, policy_diff
-from controller.engine import Cycle, Engine
+from controller.cycle import Cycle
+from controller.engine import Engine
 from controller.journal import JOURNAL_FILE, SqliteJournal
 from controller.options import PolicyOption, StateOption, default_state_dir
 from controller.policy import Policy, git

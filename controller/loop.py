@@ -19,7 +19,8 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from controller.engine import Cycle, Engine
+from controller.cycle import Cycle
+from controller.engine import Engine
 from controller.executor import Outcome
 from controller.http import Health
 from controller.journal import JOURNAL_FILE, SqliteJournal

@@ -29,7 +29,7 @@ from prometheus_client import (
 )
 
 from controller import executor
-from controller.engine import AppCycle, Cycle
+from controller.cycle import AppCycle, Cycle
 from controller.operations import DriftKind, OpKind
 
 SUCCESS, ERROR, BLOCKED = "success", "error", "blocked"

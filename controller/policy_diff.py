@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from controller.engine import AppCycle, Cycle
+from controller.cycle import AppCycle, Cycle
 from controller.operations import Operation
 from controller.render_markdown import affected
 

@@ -11,7 +11,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from controller.engine import Cycle
+from controller.cycle import Cycle
 from controller.executor import ApplyReport, Outcome
 from controller.operations import Operation, OpKind, Plan
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from controller.engine import Cycle
+from controller.cycle import Cycle
 from controller.operations import Operation
 from controller.policy_diff import AccountDiff, AppDiff, affected_accounts
 from controller.render import operation_json

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from controller.engine import AppCycle, Cycle
+from controller.cycle import AppCycle, Cycle
 from controller.operations import Operation, OpKind
 from controller.render import count as _count
 

@@ -9,7 +9,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from controller import desired, guard, plan
-from controller.engine import AppCycle, Cycle
+from controller.cycle import AppCycle, Cycle
 from controller.executor import ApplyReport, Outcome
 from controller.metrics import Recorder
 from controller.model import AppName, ObservedApp, SourceRead, SourceUserId
