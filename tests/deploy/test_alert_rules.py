@@ -76,6 +76,7 @@ EXPECTED_ALERTS = {
     "ProvisionerNoRecentSuccess",
     "ProvisionerSafetyGuardHolding",
     "ProvisionerPolicyInvalid",
+    "ProvisionerPolicyFetchFailing",
     "ProvisionerSourceReadsFailing",
     "ProvisionerSalesforceApiBudgetHigh",
     "ProvisionerDown",
