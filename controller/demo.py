@@ -189,6 +189,7 @@ def _serve(policy_dir: Path, scratch: Path, environ: dict[str, str], port: int) 
         jitter_seconds=5,
         change_interval_seconds=5,
         port=port,
+        log_format="text",
     )
     salesforce = environ["SALESFORCE_INSTANCE_URL"]
     _say("The controller now runs on the emulators; Ctrl+C stops it")
@@ -198,7 +199,7 @@ def _serve(policy_dir: Path, scratch: Path, environ: dict[str, str], port: int) 
         f"  a leaver:  curl -XPOST {salesforce}/_emulator/users/005Hs0000U8JZpDIQW "
         "-d '{\"IsActive\": false}'   (seen within seconds)\n"
     )
-    return service.run(settings, json_logs=False, environ=environ)
+    return service.run(settings, environ=environ)
 
 
 def run(policy_dir: Path = Path("desired-state"), *, serve: int | None = None) -> int:

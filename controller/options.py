@@ -1,16 +1,20 @@
-"""Command-line options shared by several commands: where state lives and how long it is kept.
+"""Command-line options built from the settings model, and those several commands share.
 
-One definition each, so `apply`, `run`, `history` and `report` agree on flags, environment
-variables and defaults.
+Each option's flag, environment variable, default and help come from `settings.LoopSettings`,
+so `apply`, `run`, `history` and `report` agree with each other and with
+docs/configuration.md.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import fields
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from controller.settings import LoopSettings, environment_variable
 
 
 def default_state_dir() -> Path:
@@ -18,36 +22,21 @@ def default_state_dir() -> Path:
     return Path(base) / "provisioner"
 
 
-RetentionOption = Annotated[
-    int,
-    typer.Option(
-        "--journal-retention-days",
-        envvar="PROVISIONER_JOURNAL_RETENTION_DAYS",
-        min=1,
-        help="Days the journal keeps each cycle before pruning it.",
-    ),
-]
+def setting_option(name: str, *short: str) -> typer.models.OptionInfo:
+    """The typer option of the LoopSettings field `name` (e.g. "interval_seconds")."""
+    (found,) = (f for f in fields(LoopSettings) if f.name == name)
+    flag: str = found.metadata["flag"]
+    option: typer.models.OptionInfo = typer.Option(
+        flag,
+        *short,
+        envvar=environment_variable(flag),
+        help=found.metadata["help"],
+        **found.metadata["typer"],
+    )
+    return option
 
-StateOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--state-dir",
-        help=(
-            "Where apply and run keep the audit journal (journal.db) and remember the last "
-            "trusted source size and when accounts were suspended (for deleteAfter). plan, "
-            "history and report only read it."
-        ),
-        envvar="PROVISIONER_STATE_DIR",
-        show_default="$XDG_STATE_HOME/provisioner",
-    ),
-]
 
-PolicyOption = Annotated[
-    Path,
-    typer.Option(
-        "--policy",
-        "-p",
-        help="Directory of policy YAML files; every *.yaml under it is loaded.",
-        envvar="PROVISIONER_POLICY",
-    ),
-]
+DEFAULTS = LoopSettings()
+PolicyOption = Annotated[Path, setting_option("policy_dir", "-p")]
+StateOption = Annotated[Path | None, setting_option("state_dir")]
+RetentionOption = Annotated[int, setting_option("journal_retention_days")]

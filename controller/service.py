@@ -47,10 +47,8 @@ def policy_feed(settings: LoopSettings, environ: Mapping[str, str]) -> PolicyFee
     )
 
 
-async def _main(
-    settings: LoopSettings, *, json_logs: bool | None, environ: Mapping[str, str]
-) -> int:
-    logs.configure(json=json_logs)
+async def _main(settings: LoopSettings, *, environ: Mapping[str, str]) -> int:
+    logs.configure(json=None if settings.log_format == "auto" else settings.log_format == "json")
     log = logs.get_logger()
     recorder = Recorder()
     health = http.Health(max_age_seconds=3 * settings.interval_seconds + 60)
@@ -81,8 +79,6 @@ async def _main(
         await http.stop(server)
 
 
-def run(
-    settings: LoopSettings, *, json_logs: bool | None, environ: Mapping[str, str] | None = None
-) -> int:
+def run(settings: LoopSettings, *, environ: Mapping[str, str] | None = None) -> int:
     environment = os.environ if environ is None else environ
-    return asyncio.run(_main(settings, json_logs=json_logs, environ=environment))
+    return asyncio.run(_main(settings, environ=environment))

@@ -1,44 +1,127 @@
-"""How the long-running controller runs: intervals, deadlines, ports. Not policy.
+"""How the long-running controller runs: where policy and state live, intervals, ports. Not policy.
 
-Policy (what should be true) lives in git under `desired-state/`; these operational settings come
-from flags and the environment, bound in `cli.py` only. Every field has a default and says why.
+Policy (what should be true) lives in git; these operational settings come from flags and
+PROVISIONER_* environment variables. This model is their one definition: each field's flag,
+variable, default and meaning are declared here, the CLI's options are built from it
+(`options.setting_option`), and `docs/configuration.md` is generated from it
+(`python -m controller.configuration_doc`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, Literal
+
+ENV_PREFIX = "PROVISIONER_"
+
+
+def setting(default: Any, flag: str, help: str, **typer_extra: Any) -> Any:
+    """A field that is also the flag `flag` and the variable PROVISIONER_<FLAG>."""
+    return field(default=default, metadata={"flag": flag, "help": help, "typer": typer_extra})
+
+
+def environment_variable(flag: str) -> str:
+    """--policy-interval -> PROVISIONER_POLICY_INTERVAL."""
+    return ENV_PREFIX + flag.removeprefix("--").upper().replace("-", "_")
 
 
 @dataclass(frozen=True)
 class LoopSettings:
-    policy_dir: Path
-    """The policy directory; with policy_repo, the default `desired-state` is ignored."""
-    state_dir: Path | None
-    """Where apply's memory lives (last trusted source size, suspension times)."""
-    policy_repo: str | None = None
-    """A git URL (https://, ssh:// or file://) to fetch the policy from, instead of a directory."""
-    policy_branch: str = "main"
-    policy_path: str = ""
-    """The policy's folder inside the repository; empty for its root."""
-    policy_interval_seconds: float = 60.0
-    """How often to fetch the repository (or look at the directory) for a new policy."""
-    git_token_file: Path | None = None
-    """HTTPS token for policy_repo, read at each fetch (or PROVISIONER_GIT_TOKEN)."""
-    git_username: str = "x-access-token"
-    """The user name sent with the token: x-access-token for GitHub, oauth2 for GitLab."""
-    git_ssh_key_file: Path | None = None
-    git_known_hosts_file: Path | None = None
-    interval_seconds: float = 300.0
-    """A full reconcile at least this often: the safety net that needs no event to fire."""
-    jitter_seconds: float = 30.0
-    """Random delay added to each scheduled run, so many controllers do not beat in step."""
-    change_interval_seconds: float = 15.0
-    """How often to ask the source what changed (Salesforce: 3 API calls when nothing did)."""
-    shutdown_grace_seconds: float = 60.0
-    """On SIGTERM, how long in-flight operations may take to finish before they are abandoned."""
-    journal_retention_days: int = 400
-    """Cycles older than this are pruned from the journal (`<state dir>/journal.db`)."""
-    host: str = "127.0.0.1"
-    port: int = 9108
-    """/metrics, /healthz and /readyz."""
+    policy_dir: Path = setting(
+        Path("desired-state"),
+        "--policy",
+        "Directory of policy YAML files; every *.yaml under it is loaded. `run` looks at it "
+        "every --policy-interval for new files (a git-sync sidecar's checkout, say). Ignored "
+        "with --policy-repo.",
+    )
+    state_dir: Path | None = setting(
+        None,
+        "--state-dir",
+        "Where apply and run keep the audit journal (journal.db), remember the last trusted "
+        "source size and when accounts were suspended (for deleteAfter), and (with "
+        "--policy-repo) the policy mirror. plan, diff, history and report only read it.",
+        show_default="$XDG_STATE_HOME/provisioner",
+    )
+    policy_repo: str | None = setting(
+        None,
+        "--policy-repo",
+        "Fetch the policy from this git URL (https://, ssh://, file://) instead of --policy. "
+        "Credentials: PROVISIONER_GIT_TOKEN, --git-token-file or --git-ssh-key-file.",
+    )
+    policy_branch: str = setting("main", "--policy-branch", "Branch of --policy-repo to follow.")
+    policy_path: str = setting(
+        "", "--policy-path", "Folder of the policy in --policy-repo; empty for the root."
+    )
+    policy_interval_seconds: float = setting(
+        60.0,
+        "--policy-interval",
+        "Seconds between looks for a new policy: a fetch of --policy-repo, or a look at the "
+        "--policy directory. A new valid revision reconciles at once; an invalid one is "
+        "refused and the last good one kept.",
+    )
+    git_token_file: Path | None = setting(
+        None,
+        "--git-token-file",
+        "File holding an HTTPS token for --policy-repo, read at every fetch (so a rotated "
+        "Secret needs no restart). Or set PROVISIONER_GIT_TOKEN.",
+    )
+    git_username: str = setting(
+        "x-access-token",
+        "--git-username",
+        "User name sent with the token: x-access-token for GitHub, oauth2 for GitLab.",
+    )
+    git_ssh_key_file: Path | None = setting(
+        None, "--git-ssh-key-file", "Private key for an ssh:// --policy-repo."
+    )
+    git_known_hosts_file: Path | None = setting(
+        None,
+        "--git-known-hosts-file",
+        "known_hosts for an ssh:// --policy-repo (default: ssh's own).",
+    )
+    interval_seconds: float = setting(
+        300.0,
+        "--interval",
+        "Seconds between full reconciles: the safety net that needs no event to fire.",
+    )
+    jitter_seconds: float = setting(
+        30.0,
+        "--jitter",
+        "Random seconds added to each scheduled run, so many controllers do not beat in step.",
+    )
+    change_interval_seconds: float = setting(
+        15.0,
+        "--change-interval",
+        "Seconds between asking the source what changed (Salesforce only: 3 API calls when "
+        "nothing did). A change reconciles at once.",
+    )
+    shutdown_grace_seconds: float = setting(
+        60.0,
+        "--shutdown-grace",
+        "On SIGTERM, seconds the run in flight may take to finish before it is abandoned.",
+    )
+    journal_retention_days: int = setting(
+        400,
+        "--journal-retention-days",
+        "Days the journal keeps each cycle before pruning it.",
+        min=1,
+    )
+    host: str = setting(
+        "127.0.0.1",
+        "--host",
+        "Address for /metrics, /healthz and /readyz (0.0.0.0 in a container).",
+    )
+    port: int = setting(9108, "--port", "Port for /metrics, /healthz and /readyz.")
+    log_format: Literal["auto", "json", "text"] = setting(
+        "auto",
+        "--log-format",
+        "json (one event a line), text, or auto: json unless stderr is a terminal.",
+    )
+
+
+def described() -> list[tuple[str, str, Any, str, dict[str, Any]]]:
+    """(field, flag, default, help, typer extras) of every setting, in declaration order."""
+    return [
+        (f.name, f.metadata["flag"], f.default, f.metadata["help"], f.metadata["typer"])
+        for f in fields(LoopSettings)
+    ]
