@@ -22,6 +22,7 @@ from controller import (
     diff_command,
     engine,
     errors,
+    journal,
     journal_commands,
     render,
     render_markdown,
@@ -88,22 +89,16 @@ def _check_apps(policy: Policy, only: list[str] | None) -> None:
 
 async def _plan(policy: Policy, only: list[str] | None, state_dir: Path | None) -> Cycle:
     directory = state_dir or default_state_dir()
-    # The journal is read (grace periods), never written, and never created by a plan.
-    path = directory / JOURNAL_FILE
-    journal = SqliteJournal(path) if path.exists() else None
-    try:
+    with journal.existing(directory) as remembered:  # read for grace periods; never created
         async with Engine(
             policy,
             registry=REGISTRY,
             environ=os.environ,
             only=only,
             state=StateStore(directory),
-            journal=journal,
+            journal=remembered,
         ) as running:
             return await running.plan()
-    finally:
-        if journal is not None:
-            journal.close()
 
 
 def plan_exit_code(cycle: Cycle) -> int:

@@ -17,10 +17,9 @@ from typing import Annotated
 
 import typer
 
-from controller import engine, errors, policy_diff
+from controller import engine, errors, journal, policy_diff
 from controller.cycle import Cycle
 from controller.engine import Engine
-from controller.journal import JOURNAL_FILE, SqliteJournal
 from controller.options import PolicyOption, StateOption, default_state_dir
 from controller.policy import Policy, git
 from controller.render_diff import diff_json, diff_markdown, diff_text
@@ -75,20 +74,18 @@ def _reusable(base: Policy, head: Policy) -> tuple[bool, set[str]]:
 async def _plan_both(
     base: Policy, head: Policy, only: list[str] | None, state_dir: Path
 ) -> tuple[Cycle, Cycle]:
-    path = state_dir / JOURNAL_FILE
-    journal = SqliteJournal(path) if path.exists() else None  # read for grace periods only
+    with journal.existing(state_dir) as remembered:
 
-    def build(policy: Policy) -> Engine:
-        return Engine(
-            policy,
-            registry=REGISTRY,
-            environ=os.environ,
-            only=only,
-            state=StateStore(state_dir),
-            journal=journal,
-        )
+        def build(policy: Policy) -> Engine:
+            return Engine(
+                policy,
+                registry=REGISTRY,
+                environ=os.environ,
+                only=only,
+                state=StateStore(state_dir),
+                journal=remembered,
+            )
 
-    try:
         async with build(head) as at_head, build(base) as at_base:
             read, seen = await at_head.observe()
             same_source, apps = _reusable(base, head)
@@ -97,9 +94,6 @@ async def _plan_both(
                 seen={name: found for name, found in seen.items() if name in apps},
             )
             return at_base.plan_observed(base_read, base_seen), at_head.plan_observed(read, seen)
-    finally:
-        if journal is not None:
-            journal.close()
 
 
 def diff(

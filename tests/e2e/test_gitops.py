@@ -9,23 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from tests.e2e.conftest import World
+from tests.gitrepo import SALES_RULE, commit, init
 
 GOLDEN = Path(__file__).parent / "golden" / "plan.md"
-
-SALES_RULE = """\
----
-apiVersion: provisioner/v1
-kind: AccessRule
-metadata: {name: sales}
-spec:
-  when: {department: [Sales]}
-  grant: [{app: tool, groups: [sales]}]
-"""
 
 
 def joiner(number: int) -> dict[str, Any]:
@@ -58,27 +48,11 @@ def test_the_markdown_plan_matches_the_golden_file(provisioned: World) -> None:
     assert done.stdout == GOLDEN.read_text()
 
 
-def git(directory: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
-
-
-def commit_all(directory: Path, message: str) -> None:
-    git(directory, "add", "--all")
-    git(directory, "commit", "--quiet", "-m", message)
-
-
 def test_diff_lists_exactly_the_accounts_a_policy_change_affects(provisioned: World) -> None:
     repo = provisioned.policy
-    git(repo, "init", "--quiet", "--initial-branch=main")
+    init(repo)
     provisioned.edit_user(0, Title="Staff Engineer")  # drift both revisions fix alike
-    commit_all(repo, "base")
+    commit(repo, "base")
     policy = repo / "policy.yaml"
     support = "grant: [{app: tool, groups: [support, everyone]}]"
     text = policy.read_text()
@@ -86,7 +60,7 @@ def test_diff_lists_exactly_the_accounts_a_policy_change_affects(provisioned: Wo
     policy.write_text(
         text.replace(support, support.replace("everyone]", "everyone, helpdesk]")) + SALES_RULE
     )
-    commit_all(repo, "head: Sales get the tool, Support get helpdesk")
+    commit(repo, "head: Sales get the tool, Support get helpdesk")
 
     done = provisioned.cli("diff", "--base", "HEAD~1", "--head", "HEAD", "--format", "json")
 
@@ -120,11 +94,11 @@ def test_diff_lists_exactly_the_accounts_a_policy_change_affects(provisioned: Wo
 
 def test_diff_names_the_revision_that_is_invalid(provisioned: World) -> None:
     repo = provisioned.policy
-    git(repo, "init", "--quiet", "--initial-branch=main")
-    commit_all(repo, "base")
+    init(repo)
+    commit(repo, "base")
     policy = repo / "policy.yaml"
     policy.write_text(policy.read_text().replace("type: scim", "type: scum"))
-    commit_all(repo, "broken")
+    commit(repo, "broken")
 
     done = provisioned.cli("diff", "--base", "HEAD~1", "--head", "HEAD")
 

@@ -4,7 +4,6 @@ and an HTTP remote that records what git sent it."""
 from __future__ import annotations
 
 import base64
-import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,27 +12,11 @@ from typing import ClassVar
 
 import pytest
 
-from controller.policy import git
+from controller.policy import git as policy_git
 from controller.policy.feed import DirectoryFeed, GitFeed
+from tests.gitrepo import commit, git, init
 
 POLICY = "apiVersion: provisioner/v1\nkind: Source\nmetadata: {name: org}\n"
-
-
-def run_git(directory: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
-
-
-def commit(directory: Path, message: str) -> str:
-    run_git(directory, "add", "--all")
-    run_git(directory, "commit", "--quiet", "-m", message)
-    return run_git(directory, "rev-parse", "HEAD")
 
 
 @pytest.fixture
@@ -41,20 +24,20 @@ def monorepo(tmp_path: Path) -> Path:
     """A repository with the policy in `desired-state/` beside other things."""
     repo = tmp_path / "repo"
     (repo / "desired-state").mkdir(parents=True)
-    run_git(repo, "init", "--quiet", "--initial-branch=main")
+    init(repo)
     (repo / "desired-state" / "source.yaml").write_text(POLICY)
     (repo / "README.md").write_text("# infra\n")
     commit(repo, "first")
     return repo
 
 
-def feed(repo: Path, cache: Path, credentials: git.Credentials | None = None) -> GitFeed:
+def feed(repo: Path, cache: Path, credentials: policy_git.Credentials | None = None) -> GitFeed:
     return GitFeed(
         repo.as_uri(),
         branch="main",
         path="desired-state",
         cache=cache,
-        credentials=credentials or git.Credentials(),
+        credentials=credentials or policy_git.Credentials(),
         environ={"PATH": "/usr/bin:/bin"},
     )
 
@@ -64,7 +47,7 @@ def test_only_commits_that_change_the_policy_folder_are_new_revisions(
 ) -> None:
     following = feed(monorepo, tmp_path / "cache")
     first = following.latest()
-    assert first.commit == run_git(monorepo, "rev-parse", "HEAD")
+    assert first.commit == git(monorepo, "rev-parse", "HEAD")
     assert (first.directory / "source.yaml").read_text() == POLICY
     assert first.revision == first.commit[:12]  # type: ignore[index]
 
@@ -88,20 +71,20 @@ def test_a_missing_branch_or_folder_is_a_clear_error(monorepo: Path, tmp_path: P
         branch="release",
         path="desired-state",
         cache=tmp_path / "a",
-        credentials=git.Credentials(),
+        credentials=policy_git.Credentials(),
         environ={},
     )
-    with pytest.raises(git.GitError, match="cannot fetch branch 'release'"):
+    with pytest.raises(policy_git.GitError, match="cannot fetch branch 'release'"):
         wrong_branch.latest()
     wrong_path = GitFeed(
         monorepo.as_uri(),
         branch="main",
         path="policies",
         cache=tmp_path / "b",
-        credentials=git.Credentials(),
+        credentials=policy_git.Credentials(),
         environ={},
     )
-    with pytest.raises(git.GitError, match="cannot read 'policies' at"):
+    with pytest.raises(policy_git.GitError, match="cannot read 'policies' at"):
         wrong_path.latest()
 
 
@@ -135,7 +118,7 @@ def test_a_token_file_reaches_git_as_basic_auth_and_never_a_message(
 ) -> None:
     token = "ghp_not-a-real-token-1234"
     (tmp_path / "token").write_text(f"{token}\n")
-    credentials = git.Credentials(token_file=tmp_path / "token")
+    credentials = policy_git.Credentials(token_file=tmp_path / "token")
     url = http_remote.replace("http://", "http://someone:url-password@")
     remote = GitFeed(
         url,
@@ -145,7 +128,7 @@ def test_a_token_file_reaches_git_as_basic_auth_and_never_a_message(
         credentials=credentials,
         environ={},
     )
-    with pytest.raises(git.GitError) as raised:
+    with pytest.raises(policy_git.GitError) as raised:
         remote.latest()
 
     expected = base64.b64encode(f"x-access-token:{token}".encode()).decode()
@@ -159,7 +142,7 @@ def test_a_token_file_reaches_git_as_basic_auth_and_never_a_message(
 def test_a_working_copy_is_named_by_its_commit_until_edited(monorepo: Path) -> None:
     policy = monorepo / "desired-state"
     clean = DirectoryFeed(policy, {}).latest()
-    assert clean.commit == run_git(monorepo, "rev-parse", "HEAD")
+    assert clean.commit == git(monorepo, "rev-parse", "HEAD")
 
     (policy / "source.yaml").write_text(POLICY + "# an edit not yet committed\n")
     edited = DirectoryFeed(policy, {}).latest()

@@ -26,6 +26,7 @@ import yaml
 
 from emulators import scim_app
 from emulators.serving import ASGIApp
+from tests import gitrepo
 from tests.e2e.conftest import POLICY, TOKEN, make_users
 
 BOUND_SECONDS = 60.0
@@ -42,24 +43,6 @@ class SlowApp:
         if scope["type"] == "http" and self.delay:
             await asyncio.sleep(self.delay)
         await self.app(scope, receive, send)
-
-
-def git(directory: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", *args],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
-
-
-def commit(directory: Path, message: str) -> str:
-    """Commit everything in `directory`; returns the short (12-character) SHA."""
-    git(directory, "add", "--all")
-    git(directory, "commit", "--quiet", "-m", message)
-    return git(directory, "rev-parse", "HEAD")[:12]
 
 
 def free_port() -> int:
@@ -156,8 +139,8 @@ def controller(tmp_path: Path) -> Iterator[Callable[..., Running]]:
         users_file = policy / "users.yaml"
         users_file.write_text(yaml.safe_dump({"users": make_users(users)}))
         if repo:
-            git(policy, "init", "--quiet", "--initial-branch=main")
-            commit(policy, "the first policy")
+            gitrepo.init(policy)
+            gitrepo.commit(policy, "the first policy")
             args = ("--policy-repo", policy.as_uri(), *args)
         port = free_port()
         log_path = tmp_path / "controller.log"

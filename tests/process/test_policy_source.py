@@ -11,19 +11,11 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.process.conftest import Running, commit, git, wait_for
+from tests.gitrepo import SALES_RULE, git
+from tests.gitrepo import commit as commit_all
+from tests.process.conftest import Running, wait_for
 
 Start = Callable[..., Running]
-
-SALES_RULE = """\
----
-apiVersion: provisioner/v1
-kind: AccessRule
-metadata: {name: sales}
-spec:
-  when: {department: [Sales]}
-  grant: [{app: tool, groups: [sales]}]
-"""
 
 
 def in_force(running: Running, revision: str) -> bool:
@@ -110,6 +102,11 @@ def test_a_broken_commit_keeps_the_last_good_revision(controller: Start) -> None
 
 def commit_of(directory: Path) -> str:
     return git(directory, "rev-parse", "HEAD")[:12]
+
+
+def commit(directory: Path, message: str) -> str:
+    """Commit everything; the revision the controller should report (the short SHA)."""
+    return commit_all(directory, message)[:12]
 
 
 def test_a_policy_folder_changed_in_place_is_picked_up(controller: Start) -> None:
