@@ -149,13 +149,20 @@ def _grants_for(user: SourceUser, rules: Sequence[NamedRule]) -> dict[str, _Gran
     return grants
 
 
-def _attributes(spec: ConnectedAppSpec, user: SourceUser, role: str | None) -> dict[str, Any]:
-    # An empty field renders as an empty string, and an empty result means "no value":
-    # a user without a Title simply has no title in the app.
-    fields = {name: ("" if value is None else value) for name, value in user.fields.items()}
+def renderer(user: SourceUser) -> templates.Renderer:
+    """Renders the user's templates. An empty field renders as an empty string, and an empty
+    result means "no value": a user without a Title simply has no title in the app."""
+    return templates.Renderer(
+        {name: ("" if value is None else value) for name, value in user.fields.items()}
+    )
+
+
+def _attributes(
+    spec: ConnectedAppSpec, render: templates.Renderer, role: str | None
+) -> dict[str, Any]:
     attributes: dict[str, Any] = {}
     for name, text in spec.attributes.items():
-        rendered = templates.render(text, fields)
+        rendered = render.render(text)
         attributes[name] = rendered or None
     if not attributes.get(USER_NAME):
         raise templates.TemplateError("userName rendered empty")
@@ -174,9 +181,10 @@ def evaluate(policy: Policy, read: SourceRead, *, now: datetime.datetime) -> Eva
     problems: list[str] = []
     for user in read.users:
         state = states[user.id]
+        render = renderer(user)  # shared by the user's apps, which mostly use the same templates
         for app, grant in _grants_for(user, policy.rules).items():
             try:
-                attributes = _attributes(policy.apps[app], user, grant.role)
+                attributes = _attributes(policy.apps[app], render, grant.role)
             except templates.TemplateError as error:
                 unresolved[app].add(user.id)
                 problems.append(f"{app}: user {user.id}: {error}; the account is left as it is")

@@ -18,6 +18,7 @@ from jinja2 import meta, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from controller import template_fastpath as fastpath
 from controller.errors import ProvisionerError
 
 USER = "user"
@@ -137,14 +138,52 @@ def _nest(fields: Mapping[str, Any]) -> _Fields:
 
 def render(text: str, fields: Mapping[str, Any]) -> str:
     """The template rendered for one user's fields, stripped; `TemplateError` if it cannot be."""
-    try:
-        template = _compile(text)
-    except jinja2.TemplateSyntaxError as error:
-        raise TemplateError(f"template syntax error: {error.message or error}") from None
-    try:
-        return template.render({USER: _nest(fields)}).strip()
-    except (jinja2.UndefinedError, SecurityError) as error:
-        raise TemplateError(error.message or type(error).__name__) from None
-    except Exception as error:
-        # Other failures (a filter given the wrong type, say) may quote the value: name the kind.
-        raise TemplateError(f"template failed ({type(error).__name__})") from None
+    return Renderer(fields).render(text)
+
+
+class Renderer:
+    """One user's templates: each text rendered once however many apps use it, by plain
+    lookups when it only places fields (`template_fastpath`), else by Jinja over the fields
+    nested once."""
+
+    def __init__(self, fields: Mapping[str, Any]) -> None:
+        self._fields = fields
+        self._nested: _Fields | None = None
+        self._parents: frozenset[str] | None = None
+        self._done: dict[str, str | TemplateError] = {}
+
+    def render(self, text: str) -> str:
+        if text not in self._done:
+            try:
+                self._done[text] = self._render(text)
+            except TemplateError as error:
+                self._done[text] = error
+        done = self._done[text]
+        if isinstance(done, TemplateError):
+            raise done
+        return done
+
+    def _render(self, text: str) -> str:
+        try:
+            template = _compile(text)
+        except jinja2.TemplateSyntaxError as error:
+            raise TemplateError(f"template syntax error: {error.message or error}") from None
+        pieces = fastpath.compile_simple(text, _ENVIRONMENT)
+        if pieces is not None:
+            if self._parents is None:
+                self._parents = fastpath.parents(self._fields)
+            try:
+                return fastpath.render_simple(pieces, self._fields, self._parents).strip()
+            except fastpath.MissingField as error:
+                raise TemplateError(str(error)) from None
+            except fastpath.NotSimple:
+                pass
+        if self._nested is None:
+            self._nested = _nest(self._fields)
+        try:
+            return template.render({USER: self._nested}).strip()
+        except (jinja2.UndefinedError, SecurityError) as error:
+            raise TemplateError(error.message or type(error).__name__) from None
+        except Exception as error:
+            # Other failures (a filter given the wrong type, say) may quote the value.
+            raise TemplateError(f"template failed ({type(error).__name__})") from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from controller import templates
+from controller import template_fastpath, templates
 from controller.errors import ProvisionerError
 from controller.templates import TemplateError, check, render
 
@@ -102,3 +102,52 @@ def test_compiled_templates_are_cached() -> None:
     hits = templates._compile.cache_info().hits
     assert render(text, FIELDS) == "Lovelace, Ada"
     assert templates._compile.cache_info().hits == hits + 1
+
+
+FIELD_SETS = [
+    {
+        "Email": "Ada@Example.org",
+        "FirstName": "Ada",
+        "LastName": " Lovelace ",
+        "Title": "",
+        "Profile.Name": "Standard User",
+        "UserRole.Name": None,
+        "IsActive": True,
+        "Level__c": 3,
+    },
+    {"Email": "x@y.z", "Profile": "flat", "Profile.Name": "Admin"},
+]
+TEMPLATES = [
+    "{{ user.Email | lower }}",
+    "{{ user.FirstName }} {{ user.LastName }}",
+    "{{ user.LastName | trim | upper }}",
+    "  {{ user.Title }}  ",
+    "{{ user.Profile.Name }}",
+    "{{ user.UserRole.Name }}",
+    "{{ user.IsActive }}-{{ user.Level__c }}",
+    "{{ user.Missing }}",
+    "{{ user.Manager.Email }}",
+    "literal only",
+]
+
+
+@pytest.mark.parametrize("text", TEMPLATES)
+@pytest.mark.parametrize("fields", FIELD_SETS, ids=["salesforce-like", "relationship"])
+def test_the_fast_path_renders_and_fails_exactly_as_jinja(
+    text: str, fields: dict[str, object]
+) -> None:
+    """Templates that only place fields skip Jinja (template_fastpath); same output, same error."""
+
+    def outcome(simple: bool) -> str:
+        original = template_fastpath.compile_simple
+        if not simple:
+            template_fastpath.compile_simple = lambda *_: None  # type: ignore[assignment]
+        try:
+            return templates.render(text, fields)
+        except templates.TemplateError as error:
+            return f"error: {error}"
+        finally:
+            template_fastpath.compile_simple = original  # type: ignore[assignment]
+
+    assert template_fastpath.compile_simple(text, templates._ENVIRONMENT) is not None
+    assert outcome(simple=True) == outcome(simple=False)
