@@ -263,7 +263,11 @@ class Engine:
             if app.plan.error is not None or not app.plan.operations or app.observe_only:
                 return app
             report = await executor.execute(
-                app.plan, self.reconcilers[app.app], on_outcome=on_outcome, witness=record
+                app.plan,
+                self.reconcilers[app.app],
+                batched_members=self.kinds[app.app].batches_members,
+                on_outcome=on_outcome,
+                witness=record,
             )
             return dataclasses.replace(app, report=report)
 

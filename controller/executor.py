@@ -85,21 +85,30 @@ class Witness(Protocol):
     def finish(self, token: int, outcome: Outcome) -> None: ...
 
 
+MEMBERSHIP = frozenset({OpKind.ADD_MEMBER, OpKind.REMOVE_MEMBER})
+MEMBERS_IN_FLIGHT = 1000
+"""Membership changes handed at once to a reconciler that batches them: one PATCH's worth."""
+
+
 async def execute(
     plan: Plan,
     reconciler: AppReconciler,
     *,
     concurrency: int = 8,
+    batched_members: bool = False,
     on_outcome: Callable[[Outcome], None] | None = None,
     witness: Witness | None = None,
 ) -> ApplyReport:
     """Apply every operation of the plan; never raises for a failed operation.
 
     With a `witness`, every operation is recorded as intended before it is sent (a skipped one
-    too) and its outcome is recorded after, before it is reported.
+    too) and its outcome is recorded after, before it is reported. With `batched_members`, the
+    reconciler sends a group's waiting membership changes in one request, so up to
+    MEMBERS_IN_FLIGHT of them are handed to it at once instead of `concurrency`.
     """
     ids = _Ids()
-    limit = asyncio.Semaphore(concurrency)
+    writes = asyncio.Semaphore(concurrency)
+    members = asyncio.Semaphore(MEMBERS_IN_FLIGHT if batched_members else concurrency)
     outcomes: dict[int, Outcome] = {}
 
     async def run(position: int, operation: Operation) -> None:
@@ -108,6 +117,7 @@ async def execute(
             token = witness.intend(operation) if witness else None
             outcome = Outcome(operation, SKIPPED, resolved)
         else:
+            limit = members if operation.kind in MEMBERSHIP else writes
             async with limit:
                 token = witness.intend(resolved) if witness else None
                 try:

@@ -7,7 +7,9 @@ from reconcilers.base import AppConnection, AppReconciler, ReconcilerKind, Regis
 from reconcilers.scim import SUPPORTED_ATTRIBUTES, ScimReconciler
 
 REGISTRY: Registry = {
-    "scim": ReconcilerKind(factory=ScimReconciler, supported_attributes=SUPPORTED_ATTRIBUTES),
+    "scim": ReconcilerKind(
+        factory=ScimReconciler, supported_attributes=SUPPORTED_ATTRIBUTES, batches_members=True
+    ),
     "slack": slack.KIND,
     "atlassian": atlassian.KIND,
     "zendesk": zendesk.KIND,

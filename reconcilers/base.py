@@ -79,6 +79,9 @@ class ReconcilerKind:
     shape: Shaping | None = None
     can_delete: bool = True
     """False where the API's DELETE only deactivates (Slack, Atlassian): policy may not ask."""
+    batches_members: bool = False
+    """The reconciler coalesces concurrent membership changes of a group into one request
+    (`reconcilers.members`), so the executor lets them all wait for it at once."""
 
 
 Registry = Mapping[str, ReconcilerKind]

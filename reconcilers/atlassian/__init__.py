@@ -42,6 +42,7 @@ KIND = ReconcilerKind(
     required_attributes=frozenset({USER_NAME, EMAIL, "displayName"}),
     max_page_size=100,
     can_delete=False,
+    batches_members=True,
 )
 
 __all__ = ["KIND", "SUPPORTED_ATTRIBUTES"]

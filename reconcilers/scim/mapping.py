@@ -215,10 +215,6 @@ def new_group(display_name: str) -> Group:
     return Group(display_name=display_name)
 
 
-def add_member(account_id: str) -> list[GroupPatch]:
-    return add_members([account_id])
-
-
 def add_members(account_ids: Sequence[str]) -> list[GroupPatch]:
     """One `add` of several members: a group takes many in one PATCH (RFC 7644 3.5.2.1)."""
     members = [

@@ -9,6 +9,7 @@ anything destructive. Any SCIM app with no quirks of its own is driven by this c
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from scim2_models import Group, PatchOp
 
@@ -16,6 +17,7 @@ from controller import errors
 from controller.model import AccountId, ObservedApp
 from controller.operations import Applied, Operation, OpKind
 from reconcilers.base import AppConnection
+from reconcilers.members import MemberBatches
 from reconcilers.scim import mapping
 from reconcilers.scim.client import ScimClient
 
@@ -35,6 +37,19 @@ class ScimReconciler:
     def __init__(self, connection: AppConnection, *, client: ScimClient | None = None) -> None:
         self.app = connection.app
         self._client = client if client is not None else ScimClient(connection)
+        self.members = MemberBatches(self._patch_members)
+
+    async def _patch_members(self, group_id: str, add: bool, accounts: Sequence[str]) -> None:
+        """One PATCH adding or removing `accounts` (MemberBatches sends these)."""
+        try:
+            if add:
+                changes = mapping.add_members(accounts)
+            else:
+                changes = [c for account in accounts for c in mapping.remove_member(account)]
+            patch = PatchOp[Group](operations=changes)
+        except ValueError as error:
+            raise errors.BadRequestError(f"PATCH {GROUPS}/{group_id}: {error}") from None
+        await self._client.patch(f"{GROUPS}/{group_id}", patch)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -79,10 +94,7 @@ class ScimReconciler:
         account = AccountId(_required(operation.account_id, "account id", operation))
         if kind in (OpKind.ADD_MEMBER, OpKind.REMOVE_MEMBER):
             group_id = _required(operation.group_id, "group id", operation)
-            edit = mapping.add_member if kind is OpKind.ADD_MEMBER else mapping.remove_member
-            await self._client.patch(
-                f"{GROUPS}/{group_id}", PatchOp[Group](operations=edit(account))
-            )
+            await self.members.change(group_id, account, add=kind is OpKind.ADD_MEMBER)
             return Applied()
         if kind is OpKind.DELETE:
             await self._client.delete(f"{USERS}/{account}")

@@ -14,51 +14,24 @@ What differs from plain SCIM, and where it is handled:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from scim2_models import Group, PatchOp
-
-from controller import errors
 from controller.model import USER_NAME
-from controller.operations import Applied, Operation, OpKind
 from reconcilers.base import AppConnection, ReconcilerKind
-from reconcilers.scim import ScimReconciler, mapping
+from reconcilers.scim import ScimReconciler
 from reconcilers.scim.client import ScimClient
 from reconcilers.scim.mapping import EMAIL, SUPPORTED_ATTRIBUTES
 from reconcilers.slack import naming
-from reconcilers.slack.members import MemberBatches
 from reconcilers.throttle import WriteRate
 
 MEDIA_TYPE = "application/json"
 
 
 class SlackReconciler(ScimReconciler):
-    """The SCIM reconciler speaking Slack's dialect: JSON, one write per object at a time, and
-    concurrent membership changes of a group sent in one PATCH."""
+    """The SCIM reconciler speaking Slack's dialect: JSON, and one write per object at a time
+    (membership changes are batched per group by every SCIM reconciler)."""
 
     def __init__(self, connection: AppConnection) -> None:
         client = ScimClient(connection, media_type=MEDIA_TYPE, one_write_per_object=True)
         super().__init__(connection, client=client)
-        self._client = client
-        self.members = MemberBatches(self._patch_members)
-
-    async def apply(self, operation: Operation) -> Applied:
-        kind, group_id, account = operation.kind, operation.group_id, operation.account_id
-        if kind in (OpKind.ADD_MEMBER, OpKind.REMOVE_MEMBER) and group_id and account:
-            await self.members.change(group_id, account, add=kind is OpKind.ADD_MEMBER)
-            return Applied()
-        return await super().apply(operation)
-
-    async def _patch_members(self, group_id: str, add: bool, accounts: Sequence[str]) -> None:
-        try:
-            if add:
-                changes = mapping.add_members(accounts)
-            else:
-                changes = [c for account in accounts for c in mapping.remove_member(account)]
-            patch = PatchOp[Group](operations=changes)
-        except ValueError as error:
-            raise errors.BadRequestError(f"PATCH /Groups/{group_id}: {error}") from None
-        await self._client.patch(f"/Groups/{group_id}", patch)
 
 
 KIND = ReconcilerKind(
@@ -69,6 +42,7 @@ KIND = ReconcilerKind(
     max_page_size=1000,
     shape=naming.shape,
     can_delete=False,
+    batches_members=True,
 )
 
 __all__ = ["KIND", "SlackReconciler"]

@@ -1,12 +1,12 @@
-"""Group membership changes to Slack, batched per group: one PATCH carries many members.
+"""Group membership changes batched per group: one PATCH carries many members.
 
-Slack allows one write to a group at a time and about three a minute per group endpoint
-second (180 a minute, bursts of 80), but takes up to 15,000 members in one PATCH (5,000
-recommended). A first sync adds most people to a few groups, so sending one PATCH per member
-would queue hundreds of writes behind each group's lock. Instead, membership changes that wait
-for the same group while a PATCH is in flight are sent together in the next one. If Slack
-refuses a batch (one member it does not know), each member is sent alone, so one bad member
-fails only its own operation.
+A first sync adds most people to a few groups; one PATCH per member is a request per
+membership, where SCIM takes many members in one PATCH (RFC 7644 3.5.2). Membership changes
+that wait for the same group while a PATCH is in flight are sent together in the next one:
+bench/RESULTS.md measured the request count of a first sync halved. Slack also allows only one
+write to a group at a time and a few a minute per group, so without batching its first sync
+would queue hundreds of writes behind each group's lock. If the app refuses a batch (one member
+it does not know), each member is sent alone, so one bad member fails only its own operation.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from controller import errors
 
-MAX_BATCH = 5000
-"""Slack's recommended most members in one group update."""
+MAX_BATCH = 1000
+"""Members in one PATCH at most (Slack recommends 5,000; other apps document less or nothing)."""
 
 SendMembers = Callable[[str, bool, Sequence[str]], Awaitable[None]]
 """(group id, add (True) or remove (False), account ids) -> one PATCH of that group."""
@@ -71,7 +71,7 @@ class MemberBatches:
         error: errors.AppError,
     ) -> None:
         """After a refused batch: the same error for all when it was not about one member,
-        else each member alone, so only the one Slack refuses fails."""
+        else each member alone, so only the one the app refuses fails."""
         if len(batch) == 1 or isinstance(error, errors.TransientError | errors.StalledError):
             for _, done in batch:
                 done.set_exception(error)
