@@ -146,6 +146,7 @@ class Controller:
     async def _reconcile(self, kinds: list[str]) -> None:
         cycle_id = next(self._cycles)
         running = await self._current_engine()
+        await self._start_watching(running)
         log = self.log.bind(cycle=cycle_id, revision=running.policy.revision)
         log.info("cycle started", triggers=kinds)
         started = time.perf_counter()
@@ -172,7 +173,6 @@ class Controller:
             return
         elapsed = time.perf_counter() - started
         self._record(cycle, elapsed, log)
-        await self._start_watching(running, cycle)
 
     def _record(self, cycle: Cycle, elapsed: float, log: Any) -> None:
         now = time.time()
@@ -200,8 +200,11 @@ class Controller:
             )
         log.info("cycle finished", seconds=round(elapsed, 3), in_sync=cycle.in_sync)
 
-    async def _start_watching(self, running: Engine, cycle: Cycle) -> None:
-        if self._watermark is None and cycle.source.ok and hasattr(running.source, "changed_since"):
+    async def _start_watching(self, running: Engine) -> None:
+        """Mark where the source's changes start being news, before a run reads the source:
+        a change made while the run is under way is then found by the next check. (Marked
+        after the run, a leaver deactivated mid-run waited for the next full reconcile.)"""
+        if self._watermark is None and hasattr(running.source, "changed_since"):
             changes = await running.source.changed_since(None)
             if changes.ok:
                 self._watermark = changes.watermark
