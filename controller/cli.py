@@ -27,6 +27,7 @@ from controller import (
     render,
     render_markdown,
     run_command,
+    runtime,
 )
 from controller.cycle import Cycle
 from controller.engine import Engine
@@ -279,4 +280,5 @@ def demo(
 
 
 def main() -> None:
+    runtime.tune_gc()
     app()
