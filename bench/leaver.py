@@ -5,15 +5,17 @@ Usage: python -m bench.leaver [TRIALS] [CHANGE_INTERVAL]   (default 20 trials, 1
 The example world (emulators/world.py: Salesforce, Slack, Jira, Zendesk, the care platform) and
 the example policy, with `provisioner run` as its own process and the incremental check on
 (`--change-interval`, the full reconcile an hour away so only the check can find a leaver).
-TRIALS engineers are hired first and provisioned; then, one trial at a time, one is deactivated
-through the emulator's admin API and the clock stops when Slack and Jira (their apps) both
-report the account inactive, polled every 50 ms over their SCIM APIs.
+TRIALS engineers are hired first and provisioned; then, one trial at a time and after a random
+pause within one check period, one is deactivated through the emulator's admin API, and the
+clock stops when Slack and Jira (their apps) both report the account inactive, polled every
+50 ms over their SCIM APIs.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -100,7 +102,11 @@ def measure(trials: int, change_interval: float) -> dict[str, Any]:
                 "hires provisioned",
             )
             latencies = []
+            pacing = random.Random(9)
             for salesforce_id in hired:
+                # At a random point of the check's period, as a real leaver would be: right
+                # after the previous trial, every trial would wait a whole period.
+                time.sleep(pacing.uniform(0, change_interval))
                 url = f"{world.salesforce_url}/_emulator/users/{salesforce_id}"
                 started = time.monotonic()
                 httpx.post(url, json={"IsActive": False}).raise_for_status()

@@ -1,0 +1,154 @@
+"""`make bench`: every benchmark in one run, written to bench/RESULTS.md with its command.
+
+Each measurement runs as its own process (so one's memory and threads do not colour the next),
+prints one JSON line per result, and is quoted here with the command that reproduces it. The
+machine is described at the top; ratios are the figures to compare between machines.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "RESULTS.md"
+PLANNING_SIZES = (1_000, 10_000, 100_000)
+CYCLE_USERS = int(os.environ.get("BENCH_CYCLE_USERS", "2000"))
+"""10,000 (the issue's size) does not fit in make bench's 20 minutes: scim2-server costs O(n) per
+write, and a 10,000 x 3 first sync alone took over 14 minutes (see RESULTS.md)."""
+LEAVER_TRIALS = int(os.environ.get("BENCH_LEAVER_TRIALS", "20"))
+
+
+def _run(*args: str) -> list[dict[str, Any]]:
+    command = [sys.executable, "-m", *args]
+    print(f"$ python -m {' '.join(args)}", file=sys.stderr, flush=True)
+    done = subprocess.run(command, cwd=HERE.parent, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    for row in rows:
+        print(f"  {row}", file=sys.stderr, flush=True)
+    return rows
+
+
+def _growth(rows: list[dict[str, Any]], key: str) -> str:
+    """The exponent k in cost ~ n^k between the smallest and largest size."""
+    first, last = rows[0], rows[-1]
+    if first[key] <= 0:
+        return "n/a"
+    exponent = math.log(last[key] / first[key]) / math.log(last["users"] / first["users"])
+    return f"n^{exponent:.2f}"
+
+
+def planning() -> list[str]:
+    fast = [_run("bench.planning", str(n))[0] for n in PLANNING_SIZES]
+    slow = [_run("bench.planning", str(n), "--deepdiff-always")[0] for n in PLANNING_SIZES[:2]]
+    lines = [
+        "## Planning (pure core: evaluate the policy, plan 3 apps, 1% drift)",
+        "",
+        "`python -m bench.planning USERS [--deepdiff-always]`, one process per row; peak is the",
+        "process's resident memory, inputs included (the source read and three observed apps).",
+        "",
+        "| users | accounts | compare | seconds | peak MiB | operations |",
+        "|---:|---:|---|---:|---:|---:|",
+    ]
+    for row in fast + slow:
+        lines.append(
+            f"| {row['users']:,} | {row['accounts']:,} | {row['variant']} | {row['seconds']} "
+            f"| {row['peak_mib']} | {row['operations']} |"
+        )
+    ratio = [s["seconds"] / f["seconds"] for f, s in zip(fast, slow, strict=False)]
+    sizes = ", ".join(f"{row['users']:,}" for row in slow)
+    lines += [
+        "",
+        f"- deepdiff on every account costs {', '.join(f'{r:.1f}x' for r in ratio)} the time of "
+        "plain equality first (deepdiff only where accounts differ), at "
+        f"{sizes} users: equality first is kept.",
+        f"- Growth from {fast[0]['users']:,} to {fast[-1]['users']:,} users: time "
+        f"{_growth(fast, 'seconds')}, peak memory {_growth(fast, 'peak_mib')} (memory includes a "
+        "fixed ~90 MiB of interpreter and libraries, so its exponent understates the slope).",
+        f"- Target: 100,000 users x 3 apps under 5 s and 1 GiB: {fast[-1]['seconds']} s, "
+        f"{fast[-1]['peak_mib']} MiB.",
+        "",
+    ]
+    return lines
+
+
+def cycle() -> list[str]:
+    rows = _run("bench.cycle", str(CYCLE_USERS))
+    lines = [
+        f"## A full cycle against three SCIM emulators, {CYCLE_USERS:,} users x 3 apps",
+        "",
+        f"`python -m bench.cycle {CYCLE_USERS}`. Lower bound: the fewest requests (pages to list",
+        "users and groups, plus one write per changed account) sent by a plain async httpx loop",
+        "at the executor's concurrency (8 writes per app, three apps at once), measured in the",
+        "same run; for (c) into three fresh emulators.",
+        "",
+        "| scenario | observe+plan s | apply s | total s | our requests | bound requests "
+        "| bound s | ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        ours = row["requests_observe"] + row["requests_apply"]
+        lines.append(
+            f"| {row['scenario']} | {row['observe_plan_s']} | {row['apply_s']} | "
+            f"{row['total_s']} | {ours:,} | {row['bound']['requests']:,} | "
+            f"{row['bound']['seconds']} | **{row['ratio']}x** |"
+        )
+    failed = sum(row["failed"] for row in rows)
+    lines += [
+        "",
+        f"Operations that failed across the three scenarios: {failed}.",
+        "",
+        "At the issue's 10,000 users x 3 apps this benchmark does not fit in `make bench`'s 20",
+        "minutes: scim2-server (the emulators' store) costs O(n) per write, and a group PATCH",
+        "re-validates every member. Run by hand (`python -m bench.cycle 10000`), after 14",
+        "minutes the first sync had created all 30,000 accounts and 58% of the memberships, with",
+        "the three emulator processes at 50% CPU each and the controller at 20%: emulator-bound.",
+        "",
+    ]
+    return lines
+
+
+def leaver() -> list[str]:
+    row = _run("bench.leaver", str(LEAVER_TRIALS), "15")[0]
+    return [
+        "## Leaver latency (deactivated in Salesforce -> inactive in every app they have)",
+        "",
+        f"`python -m bench.leaver {LEAVER_TRIALS} 15`: the example world, `provisioner run`",
+        "with `--change-interval 15` (the full reconcile an hour away), Slack and Jira polled",
+        "every 50 ms.",
+        "",
+        f"- {row['trials']} trials: median **{row['median_s']} s**, p95 **{row['p95_s']} s** "
+        f"(min {row['min_s']} s, max {row['max_s']} s). Target: p95 under 20 s.",
+        "- Expected shape: a change waits up to one change interval (uniform, mean 7.5 s) for "
+        "the check, then one cycle over the example apps.",
+        "",
+    ]
+
+
+def main() -> None:
+    started = time.monotonic()
+    sections = planning() + cycle() + leaver()
+    minutes = (time.monotonic() - started) / 60
+    header = [
+        "# Benchmark results",
+        "",
+        f"Written by `make bench` ({minutes:.1f} minutes) on {platform.node() or 'this machine'}: "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.platform()}. "
+        "Absolute times vary between machines and runs; the ratios are measured within one run.",
+        "",
+    ]
+    RESULTS.write_text("\n".join(header + sections).rstrip() + "\n")
+    print(f"wrote {RESULTS} in {minutes:.1f} minutes", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
