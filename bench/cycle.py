@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import json
 import math
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,7 @@ from bench import synthetic
 from controller import engine, runtime
 from controller.engine import Engine
 from controller.state import StateStore
+from emulators.serving import free_port
 from reconcilers import REGISTRY
 
 CONCURRENCY = 8
@@ -47,16 +47,10 @@ PAGE = 1000
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def scim_servers(count: int) -> Iterator[list[str]]:
     """`count` scim2-server processes; their SCIM base URLs."""
-    ports = [_free_port() for _ in range(count)]
+    ports = [free_port() for _ in range(count)]
     processes = [
         subprocess.Popen(
             [sys.executable, "-m", "emulators.scim_app", "--port", str(port)],

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,16 +26,11 @@ from typing import Any
 
 import httpx
 
+from emulators.serving import free_port
 from emulators.world import World, example_world
 
 POLICY = Path(__file__).resolve().parents[1] / "desired-state"
 BOUND = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _active_by_external_id(url: str, token: str) -> dict[str, bool]:
@@ -88,7 +82,7 @@ def measure(trials: int, change_interval: float) -> dict[str, Any]:
         ]
         command = [
             sys.executable, "-m", "controller", "run", "--policy", str(POLICY),
-            "--state-dir", str(Path(scratch) / "state"), "--port", str(_free_port()),
+            "--state-dir", str(Path(scratch) / "state"), "--port", str(free_port()),
             "--interval", "3600", "--change-interval", str(change_interval),
             "--log-format", "json",
         ]  # fmt: skip

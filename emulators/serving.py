@@ -43,6 +43,13 @@ class _Server(uvicorn.Server):
             self.ready.set()
 
 
+def free_port() -> int:
+    """A port free on 127.0.0.1 now, for a process started later that must be told its port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def _run(server: _Server, sock: socket.socket) -> None:
     try:
         asyncio.run(server.serve(sockets=[sock]))

@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from typing import Any
 import httpx
 import pytest
 
+from emulators.serving import free_port
 from tests.deploy import contract
 from tests.deploy.dockerfile import (
     REPO,
@@ -68,12 +68,6 @@ def wait_for(condition: Callable[[], Any], what: str) -> Any:
             return value
         time.sleep(0.2)
     raise AssertionError(f"gave up waiting for {what}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- what the Dockerfile declares -------------------------------------------------------------

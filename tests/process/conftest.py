@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ import pytest
 import yaml
 
 from emulators import scim_app
-from emulators.serving import ASGIApp
+from emulators.serving import ASGIApp, free_port
 from tests import gitrepo
 from tests.e2e.conftest import POLICY, TOKEN, make_users
 
@@ -43,12 +42,6 @@ class SlowApp:
         if scope["type"] == "http" and self.delay:
             await asyncio.sleep(self.delay)
         await self.app(scope, receive, send)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(condition: Callable[[], Any], what: str, bound: float = BOUND_SECONDS) -> Any:
