@@ -1,8 +1,11 @@
 """The journal's tables, in SQLAlchemy Core: the one place its SQL shape is written down.
 
-Three tables: `cycles` (one row per reconcile: when, why, which policy revision, what the
-source read), `cycle_apps` (each app's result in that cycle) and `operations` (one row per
-operation, written as an intent before it is sent and completed with its outcome after).
+The audit: `cycles` (one row per reconcile: when, why, which policy revision, what the source
+read), `cycle_apps` (each app's result in that cycle) and `operations` (one row per operation,
+written as an intent before it is sent and completed with its outcome after). The facts later
+runs need: `source_trust` (active users at each source's last trusted read) and `suspensions`
+(when each managed account's grace period began). And `approvals`: an operator's one-time
+approval of held deprovisions, waiting for the running controller to consume it.
 Times are stored as naive UTC; the store converts at its edge. Alembic migrations in
 `migrations/` create and evolve exactly these tables.
 """
@@ -74,4 +77,33 @@ operations = Table(
     Index("operations_status", "status"),  # each apply looks up the intents left open
     Index("operations_user_name", "user_name"),
     Index("operations_app_time", "app", "intended_at"),
+)
+
+source_trust = Table(
+    "source_trust",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("active", Integer, nullable=False),
+    Column("read_at", DateTime, nullable=False),
+)
+
+suspensions = Table(
+    "suspensions",
+    metadata,
+    Column("app", String(64), primary_key=True),
+    Column("account_id", String(128), primary_key=True),
+    Column("since", DateTime, nullable=False),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("app", String(64), nullable=False),
+    Column("approved_by", String(256), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("approved_at", DateTime, nullable=False),
+    Column("consumed_at", DateTime),
+    Column("consumed_cycle_id", Integer),
+    Index("approvals_open", "app", "consumed_at"),
 )
