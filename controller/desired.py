@@ -93,7 +93,7 @@ def user_state(user: SourceUser, spec: SourceSpec, today: datetime.date) -> User
         try:
             ends = as_date(user.fields.get(spec.access_ends_field))
         except ValueError as error:
-            raise ValueError(f"{spec.access_ends_field}: {error}") from None
+            raise ValueError(f"{spec.access_ends_field} {error}") from None
         if ends is not None and today >= ends:
             return UserState(
                 False, f"{spec.access_ends_field} {ends.isoformat()} has passed", "inactive"

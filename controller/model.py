@@ -59,6 +59,7 @@ class Quarantined:
     field: str
     """The field at fault (`Email`, `IsActive`, `Contractor_End_Date__c`...)."""
     message: str
+    """What is wrong, naming the field: `missing required field(s): Email`."""
     source_id: SourceUserId | None = None
     username: str | None = None
     email: str | None = None

@@ -69,6 +69,8 @@ def holds_account(app: DesiredApp, account: ObservedAccount, email: str | None) 
     An account linked by externalId to a user read whole is that user's, whatever its name;
     any other account answering to a held Id, username or email is held.
     """
+    if not app.held_source_ids and not app.held_names:
+        return False
     hold = hold_of(app)
     external = account.external_id or None
     if external and external in hold.source_ids:

@@ -59,15 +59,15 @@ def summary(plan: Plan) -> str:
 
 
 def quarantine_lines(cycle: Cycle) -> list[str]:
-    """One line per quarantined record, naming the user and the field: the operator fixes them."""
+    """One line per quarantined record, naming the user and (in its message) the field."""
     held = cycle.evaluation.quarantined
     if not held:
         return []
     lines = [
-        f"QUARANTINED {count(len(held), 'source record')}: nothing of theirs is created, "
-        "changed or deprovisioned until the record is fixed in the source."
+        f"QUARANTINED {count(len(held), 'source record')}: nothing of those users is created, "
+        "changed or deprovisioned in any app until their record is fixed in the source."
     ]
-    lines += [f"  ! {record.who}: {record.field}: {record.message}" for record in held]
+    lines += [f"  ! {record.who}: {record.message}" for record in held]
     return lines
 
 

@@ -36,7 +36,8 @@ class Source(Protocol):
     name: str
 
     async def read(self) -> SourceRead:
-        """Read every user; on failure return a SourceRead whose `error` says why."""
+        """Read every user; on failure return a SourceRead whose `error` says why. A record
+        that cannot be a user goes on `quarantined` (see `quarantine`), not in `users`."""
         ...
 
     async def aclose(self) -> None:

@@ -60,7 +60,7 @@ def test_rule1_a_broken_export_is_untrusted_and_removes_nobody(provisioned: Worl
     done = provisioned.cli("apply")
     assert done.returncode == 1
     assert "1 of 5 source records (20.0%) are quarantined" in done.stdout
-    assert "Email: missing required field(s): Email" in done.stdout
+    assert ": missing required field(s): Email" in done.stdout
     assert active(provisioned) == before
 
 

@@ -57,11 +57,11 @@ async def test_an_end_date_that_is_not_iso_quarantines_the_contractor(
     assert held == {
         "user0001@orion.example": (
             "End_Text__c",
-            "End_Text__c: '31/12/2020' is not an ISO date (YYYY-MM-DD)",
+            "End_Text__c '31/12/2020' is not an ISO date (YYYY-MM-DD)",
         ),
         "user0002@orion.example": (
             "End_Text__c",
-            "End_Text__c: '2020-1-1' is not an ISO date (YYYY-MM-DD)",
+            "End_Text__c '2020-1-1' is not an ISO date (YYYY-MM-DD)",
         ),
     }
     accounts = result.apps["tool"].accounts

@@ -63,7 +63,7 @@ def test_a_bad_end_date_quarantines_the_user_never_counts_them_active(bad: str) 
     result = desired.evaluate(policy, read, now=NOW)
     (held,) = result.quarantined
     assert (held.source_id, held.username, held.field) == ("a", "a@x", "End__c")
-    assert held.message == f"End__c: {bad!r} is not an ISO date (YYYY-MM-DD)"
+    assert held.message == f"End__c {bad!r} is not an ISO date (YYYY-MM-DD)"
     tool = result.apps["tool"]
     assert set(tool.accounts) == {"b", "c"} and not tool.accounts[SourceUserId("c")].active
     assert "a" not in result.users and "a" not in tool.known_source_ids
