@@ -4,23 +4,27 @@
 accounts should exist, active or not, with which attributes and groups. Time is an argument
 (contractor end dates depend on it), so `plan` (dry-run), `apply` and the property tests all see
 exactly the same desired state. A user whose attributes cannot be computed is marked unresolved,
-so that a template bug never reads as a reason to suspend someone.
+so that a template bug never reads as a reason to suspend someone. A user whose end date does not
+parse is quarantined like a record the source refused: nothing of theirs is touched, never
+treated as active (an unreadable end date must not fail open).
 """
 
 from __future__ import annotations
 
 import datetime
+import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from controller import templates
+from controller import quarantine, templates
 from controller.model import (
     USER_NAME,
     AppName,
     DesiredAccount,
     DesiredApp,
+    Quarantined,
     SourceRead,
     SourceUser,
     SourceUserId,
@@ -29,6 +33,8 @@ from controller.policy import NamedRule, Policy
 from controller.policy.schema import ConnectedAppSpec, SourceSpec, When
 
 ROLE = "role"
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T")
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,9 @@ class Evaluation:
     users: Mapping[SourceUserId, UserState]
     problems: tuple[str, ...]
     """Users left unresolved in some app, each with why; shown to the operator, never fatal."""
+    quarantined: tuple[Quarantined, ...] = ()
+    """Records the source set aside and users whose end date does not parse: nothing of
+    theirs is touched in any app."""
 
     @property
     def active_users(self) -> int:
@@ -52,27 +61,39 @@ class Evaluation:
         return sum(1 for state in self.users.values() if state.active)
 
 
-def _as_date(value: Any) -> datetime.date | None:
+def as_date(value: Any) -> datetime.date | None:
+    """An ISO date (`2027-03-31`) or datetime (`2027-03-31T00:00:00.000+0000`, its date as
+    written); None when empty. ValueError for anything else (`31/12/2020`, `2020-1-1`): a
+    date read wrongly could keep someone's access forever, so nothing is guessed."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime.datetime):
         return value.date()
     if isinstance(value, datetime.date):
         return value
-    return datetime.date.fromisoformat(str(value)[:10])
+    text = value.strip() if isinstance(value, str) else None
+    try:
+        if text is not None and ISO_DATE.fullmatch(text):
+            return datetime.date.fromisoformat(text)
+        if text is not None and ISO_DATETIME.match(text):
+            return datetime.datetime.fromisoformat(text).date()
+    except ValueError:
+        pass
+    raise ValueError(f"{value!r} is not an ISO date (YYYY-MM-DD)")
 
 
 def user_state(user: SourceUser, spec: SourceSpec, today: datetime.date) -> UserState:
-    """Whether the user should have access today, and in words why not."""
+    """Whether the user should have access today, and in words why not. ValueError when the
+    end date does not parse: the caller must then hold the user, never count them active."""
     if not user.is_active:
         return UserState(False, "deactivated in the source", "inactive")
     if user.frozen and spec.frozen_is_inactive:
         return UserState(False, "frozen in the source", "frozen")
     if spec.access_ends_field:
         try:
-            ends = _as_date(user.fields.get(spec.access_ends_field))
-        except ValueError:
-            ends = None
+            ends = as_date(user.fields.get(spec.access_ends_field))
+        except ValueError as error:
+            raise ValueError(f"{spec.access_ends_field} {error}") from None
         if ends is not None and today >= ends:
             return UserState(
                 False, f"{spec.access_ends_field} {ends.isoformat()} has passed", "inactive"
@@ -86,7 +107,7 @@ def access_ended_at(user: SourceUser, spec: SourceSpec) -> datetime.datetime | N
     the source does not say (a freeze, or a file source without the field)."""
     if user.is_active and spec.access_ends_field:
         try:
-            ends = _as_date(user.fields.get(spec.access_ends_field))
+            ends = as_date(user.fields.get(spec.access_ends_field))
         except ValueError:
             return None
         if ends is None:
@@ -175,12 +196,20 @@ def evaluate(policy: Policy, read: SourceRead, *, now: datetime.datetime) -> Eva
     """The desired state of every app in the policy, for the users of one source read."""
     source_spec = policy.sources[0].spec
     today = now.date()
-    states = {user.id: user_state(user, source_spec, today) for user in read.users}
+    states: dict[SourceUserId, UserState] = {}
+    quarantined = list(read.quarantined)
+    for user in read.users:
+        try:
+            states[user.id] = user_state(user, source_spec, today)
+        except ValueError as error:
+            quarantined.append(quarantine.of_user(user, source_spec.access_ends_field or "", error))
+    hold, problems = _hold(read.users, states, quarantined)
     accounts: dict[str, dict[SourceUserId, DesiredAccount]] = defaultdict(dict)
     unresolved: dict[str, set[SourceUserId]] = defaultdict(set)
-    problems: list[str] = []
     for user in read.users:
-        state = states[user.id]
+        state = states.get(user.id)
+        if state is None or user.id in hold.source_ids:
+            continue
         render = renderer(user)  # shared by the user's apps, which mostly use the same templates
         for app, grant in _grants_for(user, policy.rules).items():
             try:
@@ -199,7 +228,7 @@ def evaluate(policy: Policy, read: SourceRead, *, now: datetime.datetime) -> Eva
                 groups=frozenset(grant.groups),
                 reason=reason,
             )
-    known = frozenset(states)
+    known = frozenset(states) - hold.source_ids
     apps = {
         AppName(name): DesiredApp(
             app=AppName(name),
@@ -215,7 +244,31 @@ def evaluate(policy: Policy, read: SourceRead, *, now: datetime.datetime) -> Eva
             unresolved=frozenset(unresolved.get(name, set())),
             exclude=tuple(spec.exclude),
             source_complete=read.ok,
+            held_source_ids=hold.source_ids,
+            held_names=hold.names,
         )
         for name, spec in policy.apps.items()
     }
-    return Evaluation(apps=apps, users=states, problems=tuple(problems))
+    counted = {user_id: state for user_id, state in states.items() if user_id in known}
+    return Evaluation(apps, counted, tuple(problems), tuple(quarantined))
+
+
+def _hold(
+    users: Sequence[SourceUser],
+    states: Mapping[SourceUserId, UserState],
+    quarantined: Sequence[Quarantined],
+) -> tuple[quarantine.Hold, list[str]]:
+    """Who is held: every quarantined record, and any user read whole who shares an Id,
+    username or email with one (it may be the same person, or their account)."""
+    hold = quarantine.Hold.of(quarantined)
+    sharing = [
+        user
+        for user in users
+        if user.id in states and hold.covers(user.id, user.username, user.email)
+    ]
+    problems = [
+        f"user {user.id} ({user.username}) shares its Id, Username or Email with a quarantined"
+        " record; their accounts are left as they are"
+        for user in sharing
+    ]
+    return hold.with_ids(user.id for user in sharing), problems

@@ -157,6 +157,9 @@ class Engine:
             last_good_active=self.state.last_good_active.get(source.name),
             max_drop_percent=source.spec.max_active_drop_percent,
             accept_drop=self.allow_deprovisions,
+            records=read.records,
+            quarantined=len(evaluation.quarantined),
+            max_quarantined_percent=source.spec.max_quarantined_percent,
         )
 
     def _plan_app(

@@ -2,8 +2,9 @@
 
 Two judgements, both data in and data out, so `plan` shows exactly what `apply` will hold:
 `judge_source` decides whether a source read can be trusted to remove anyone (a failed read,
-zero active users, or a sudden drop in active users cannot), and `hold_deprovisions` holds an
-app's suspensions and deletions when there are more of them than its policy allows in one run.
+too many quarantined records, zero active users, or a sudden drop in active users cannot), and
+`hold_deprovisions` holds an app's suspensions and deletions when there are more of them than
+its policy allows in one run.
 Every tool in this field grew such guards after an incident (reference/prior-art.md).
 """
 
@@ -32,14 +33,25 @@ def judge_source(
     last_good_active: int | None,
     max_drop_percent: float,
     accept_drop: bool = False,
+    records: int = 0,
+    quarantined: int = 0,
+    max_quarantined_percent: float = 100.0,
 ) -> SourceVerdict:
     """Whether absence from this read may count as a reason to deprovision.
 
     `accept_drop` is the operator confirming a real mass departure (apply
-    --allow-deprovisions); a failed read or an empty one is never accepted.
+    --allow-deprovisions); a failed read, an empty one, or one with more than
+    `max_quarantined_percent` of its `records` quarantined is never accepted.
     """
     if error is not None:
         return SourceVerdict(False, f"the source read failed: {error}")
+    share = quarantined * 100 / max(records, 1)
+    if quarantined and share > max_quarantined_percent:
+        return SourceVerdict(
+            False,
+            f"{quarantined} of {records} source records ({share:.1f}%) are quarantined, "
+            f"more than maxQuarantinedPercent {max_quarantined_percent:g}%",
+        )
     if active == 0:
         return SourceVerdict(False, "the source read returned zero active users")
     if last_good_active:

@@ -180,6 +180,10 @@ class Controller:
         usage = getattr(self._engine.source if self._engine else None, "api_usage", None)
         if usage is not None:
             self.recorder.record_api_usage(*usage)
+        for held in cycle.evaluation.quarantined:
+            log.warning(
+                "source record quarantined", user=held.who, field=held.field, error=held.message
+            )
         if not cycle.verdict.trusted:
             log.warning("source not trusted: nothing deprovisioned", reason=cycle.verdict.reason)
         for app in cycle.apps:

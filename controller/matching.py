@@ -5,7 +5,8 @@ account it creates or adopts), then by the app's `match` list (`userName`, `emai
 case-insensitively, as RFC 7643 says of userName). Only accounts with no externalId are adopted
 by matching, and only for users who should be active: an account someone else owns, or one we
 would merely adopt to suspend, is reported rather than taken. Excluded accounts are set apart
-before anything else, so no later step can touch them.
+before anything else, and then the accounts of quarantined users (`quarantine.holds_account`),
+so no later step can touch them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import fnmatch
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from controller import quarantine
 from controller.model import (
     DesiredApp,
     ObservedAccount,
@@ -41,6 +43,8 @@ class Links:
     excluded: tuple[ObservedAccount, ...]
     left_alone: tuple[ObservedAccount, ...]
     """Managed accounts of users whose desired state is unresolved: nothing is done to them."""
+    held: tuple[ObservedAccount, ...] = ()
+    """Accounts that may be a quarantined user's: nothing is done to them, nor are they orphans."""
 
 
 def is_excluded(patterns: Sequence[str], *names: str | None) -> bool:
@@ -89,7 +93,14 @@ def link(desired: DesiredApp, observed: ObservedApp, match: Sequence[str]) -> Li
         if is_excluded(desired.exclude, account.user_name, _email(account))
     )
     excluded_ids = {account.id for account in excluded}
-    candidates = [account for account in observed.accounts if account.id not in excluded_ids]
+    held = tuple(
+        account
+        for account in observed.accounts
+        if account.id not in excluded_ids
+        and quarantine.holds_account(desired, account, _email(account))
+    )
+    set_apart = excluded_ids | {account.id for account in held}
+    candidates = [account for account in observed.accounts if account.id not in set_apart]
 
     linked = _by_external_id(desired, candidates)
     taken = {found.account.id for found in linked.values()}
@@ -118,4 +129,4 @@ def link(desired: DesiredApp, observed: ObservedApp, match: Sequence[str]) -> Li
             unwanted.append(account)
         else:
             orphans.append(account)
-    return Links(linked, tuple(unwanted), tuple(orphans), excluded, tuple(left_alone))
+    return Links(linked, tuple(unwanted), tuple(orphans), excluded, tuple(left_alone), held)

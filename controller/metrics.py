@@ -96,6 +96,18 @@ class Recorder:
         self.source_errors = Counter(
             "provisioner_source_read_errors_total", "Failed source reads", ["source"], registry=r
         )
+        self.source_quarantined = Gauge(
+            "provisioner_source_quarantined_users",
+            "Source records set aside as invalid at the last good read (their accounts untouched)",
+            ["source"],
+            registry=r,
+        )
+        self.source_quarantined_records = Counter(
+            "provisioner_source_quarantined_records_total",
+            "Quarantined source records, counted at every read that found them",
+            ["source"],
+            registry=r,
+        )
         self.policy_info = Gauge(
             "provisioner_policy_info", "The policy revision in force (1)", ["revision"], registry=r
         )
@@ -161,12 +173,16 @@ class Recorder:
         """Everything one finished cycle says; `durations` by app name, `now` in Unix seconds."""
         source = cycle.source.source
         self.source_errors.labels(source)
+        self.source_quarantined_records.labels(source)
         if cycle.source.error is not None:
             self.source_errors.labels(source).inc()
         else:
             counts = collections.Counter(user.state for user in cycle.evaluation.users.values())
             for state in USER_STATES:
                 self.source_users.labels(source, state).set(counts[state])
+            quarantined = len(cycle.evaluation.quarantined)
+            self.source_quarantined.labels(source).set(quarantined)
+            self.source_quarantined_records.labels(source).inc(quarantined)
         for app in cycle.apps:
             self._record_app(app, duration=durations.get(app.app), now=now)
 

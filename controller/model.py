@@ -48,6 +48,36 @@ class SourceUser:
 
 
 @dataclass(frozen=True)
+class Quarantined:
+    """A source record that could not become a valid user, set aside (DESIGN.md rule 7).
+
+    Nothing of that person's is created, changed or deprovisioned in any app until the record
+    is fixed. Whatever identifies them is kept, where the record has it, so that their accounts
+    can be recognised and left alone; it goes to logs and output, never to a metric label.
+    """
+
+    field: str
+    """The field at fault (`Email`, `IsActive`, `Contractor_End_Date__c`...)."""
+    message: str
+    """What is wrong, naming the field: `missing required field(s): Email`."""
+    source_id: SourceUserId | None = None
+    username: str | None = None
+    email: str | None = None
+    where: str | None = None
+    """Where the record is, when an Id cannot say it: `users.yaml:12` for a file."""
+
+    @property
+    def who(self) -> str:
+        """The user in words: `User 005A... (ada@org.example)`, or the record's place."""
+        parts = [f"User {self.source_id}" if self.source_id else "a user with no Id"]
+        if self.username:
+            parts.append(f"({self.username})")
+        if self.where:
+            parts.append(f"at {self.where}")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
 class SourceRead:
     """The outcome of reading one source completely, or the reason it could not be read."""
 
@@ -56,6 +86,13 @@ class SourceRead:
     read_at: datetime.datetime
     error: str | None = None
     """Set when the read failed or stopped early: then `users` must not be trusted as complete."""
+    quarantined: tuple[Quarantined, ...] = ()
+    """Records read but set aside as invalid; `users` holds every other record."""
+
+    @property
+    def records(self) -> int:
+        """Every record read, valid or quarantined: what the quarantine share is taken of."""
+        return len(self.users) + len(self.quarantined)
 
     @property
     def ok(self) -> bool:
@@ -93,6 +130,11 @@ class DesiredApp:
     their accounts are left exactly as they are."""
     exclude: tuple[str, ...] = ()
     """userName or email glob patterns that are never touched."""
+    held_source_ids: frozenset[SourceUserId] = frozenset()
+    """Ids of quarantined source records: accounts linked to them are left exactly as they are."""
+    held_names: frozenset[str] = frozenset()
+    """Casefolded usernames and emails of quarantined records: an account, or a desired
+    account, answering to one of them may be that person's, and is left as it is."""
     source_complete: bool = True
     """False when a source read failed: nothing may then be deprovisioned."""
 

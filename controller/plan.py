@@ -5,7 +5,8 @@ controller last wrote, so changes made behind its back are found and undone. Att
 differences come from deepdiff over the owned attributes only (those the policy sets); userName
 and email compare case-insensitively, as the apps do. Nothing destructive (suspend, delete,
 remove_member) is planned when the source read was incomplete, and nothing at all when the app's
-own listing failed. Operations come out in `OpKind` order, so that each can succeed.
+own listing failed, nor for the accounts of quarantined source users. Operations come out in
+`OpKind` order, so that each can succeed.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from deepdiff import DeepDiff
 
-from controller import lifecycle, matching
+from controller import lifecycle, matching, quarantine
 from controller.model import (
     CASE_INSENSITIVE_ATTRIBUTES,
     AccountId,
@@ -261,6 +262,7 @@ def compute(
     """
     if not observed.ok:
         return Plan(desired.app, (), {}, error=f"could not observe the app: {observed.error}")
+    desired = quarantine.without_held_accounts(desired)
     builder = _Builder(desired, observed, lifecycle or Lifecycle())
     links = matching.link(desired, observed, match)
     for source_id, wanted in sorted(desired.accounts.items(), key=lambda i: i[1].user_name):
@@ -279,6 +281,8 @@ def compute(
         notes.append(f"{len(links.excluded)} excluded account(s) left untouched")
     if links.left_alone:
         notes.append(f"{len(links.left_alone)} account(s) left as they are: unresolved users")
+    if links.held:
+        notes.append(f"{len(links.held)} account(s) left as they are: quarantined source users")
     operations = sorted(builder.operations, key=lambda op: ORDER[op.kind])
     orphans = tuple(
         Orphan(account.id, account.user_name, account.active)

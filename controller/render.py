@@ -58,6 +58,19 @@ def summary(plan: Plan) -> str:
     return ", ".join(f"{count} {kind}" for kind, count in counts.items()) or "in sync"
 
 
+def quarantine_lines(cycle: Cycle) -> list[str]:
+    """One line per quarantined record, naming the user and (in its message) the field."""
+    held = cycle.evaluation.quarantined
+    if not held:
+        return []
+    lines = [
+        f"QUARANTINED {count(len(held), 'source record')}: nothing of those users is created, "
+        "changed or deprovisioned in any app until their record is fixed in the source."
+    ]
+    lines += [f"  ! {record.who}: {record.message}" for record in held]
+    return lines
+
+
 def plan_text(cycle: Cycle) -> str:
     states = Counter(state.state for state in cycle.evaluation.users.values())
     read = cycle.source
@@ -67,6 +80,7 @@ def plan_text(cycle: Cycle) -> str:
     else:
         head = f"Source {read.source}: READ FAILED: {read.error}"
     lines = [f"{head}. Policy revision {cycle.revision}."]
+    lines += quarantine_lines(cycle)
     if not cycle.verdict.trusted:
         lines.append(f"SAFETY: {cycle.verdict.reason}: nobody is deprovisioned this cycle.")
     lines.append("")
@@ -124,6 +138,16 @@ def plan_json(cycle: Cycle) -> str:
             "name": cycle.source.source,
             "users": len(cycle.source.users),
             "error": cycle.source.error,
+            "quarantined": [
+                {
+                    "sourceId": record.source_id,
+                    "username": record.username,
+                    "where": record.where,
+                    "field": record.field,
+                    "error": record.message,
+                }
+                for record in cycle.evaluation.quarantined
+            ],
         },
         "problems": list(cycle.evaluation.problems),
         "inSync": cycle.in_sync,

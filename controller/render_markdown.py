@@ -130,6 +130,8 @@ def plan_markdown(cycle: Cycle) -> str:
         lines.append(f"Source `{read.source}`: {len(read.users)} users read ({detail}).")
     else:
         lines.append(f"> **Source `{read.source}` could not be read:** {read.error}")
+    for record in cycle.evaluation.quarantined:
+        lines.append(f"> **Quarantined:** {record.who}: {record.message}")
     if not cycle.verdict.trusted:
         lines.append(f"> **Safety:** {cycle.verdict.reason}: nobody is deprovisioned.")
     lines += [f"> warning: {problem}" for problem in cycle.evaluation.problems]

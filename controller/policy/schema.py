@@ -100,6 +100,11 @@ class SourceSpec(Strict):
     max_active_drop_percent: Annotated[float, Field(ge=0, le=100)] = 10.0
     """A read whose active users fell by more than this since the last trusted read removes
     nobody (a broken filter or a half-migrated org looks exactly like mass departure)."""
+    max_quarantined_percent: Annotated[float, Field(ge=0, le=100)] = 5.0
+    """A record that cannot be a user (no Email, an end date that does not parse) is
+    quarantined: nothing of that user's is touched, and everyone else proceeds. When more than
+    this share of the records read is quarantined, the read removes nobody (a broken export
+    or field mapping is not a few bad records)."""
 
     @model_validator(mode="after")
     def _one_kind(self) -> SourceSpec:

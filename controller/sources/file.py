@@ -3,8 +3,10 @@
 It reads the same fields the Salesforce source reads (`Id`, `Username`, `Email`, `FirstName`,
 `LastName`, `IsActive`, `Profile.Name`, `UserRole.Name`, `Department`, custom `X__c` fields), plus
 `PermissionSets` (a list, or `;`-separated in CSV) and `IsFrozen`. YAML may nest parent fields
-(`Profile: {Name: Standard User}`) or write them dotted. A file with any bad row is a failed read,
-never a shorter list: a typo must not look like a leaver.
+(`Profile: {Name: Standard User}`) or write them dotted. A row that cannot be a user (no Email, a
+bad boolean, an Id given twice) is quarantined, named by file and line, and the rest are read: a
+typo must not look like a leaver, nor stop everyone else's joiners and leavers. A file that cannot
+be parsed at all is a failed read, never a shorter list.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from typing import Any
 
 import yaml
 
-from controller.model import SourceRead, SourceUser
-from controller.sources.base import user_from_fields
+from controller.model import Quarantined, SourceRead, SourceUser
+from controller.sources.base import quarantine, user_from_fields
 
 LINE_KEY = "__line__"
 
@@ -61,27 +63,33 @@ class FileSource:
 
     async def read(self) -> SourceRead:
         now = self._clock()
+        users: list[SourceUser] = []
+        quarantined: list[Quarantined] = []
         try:
-            users = tuple(self._users())
+            self._read_into(users, quarantined)
         except (OSError, ValueError, yaml.YAMLError) as error:
             return SourceRead(self.name, (), now, error=str(error))
-        return SourceRead(self.name, users, now)
+        return SourceRead(self.name, tuple(users), now, quarantined=tuple(quarantined))
 
     async def aclose(self) -> None:
         return None
 
-    def _users(self) -> Iterator[SourceUser]:
+    def _read_into(self, users: list[SourceUser], quarantined: list[Quarantined]) -> None:
         text = self.path.read_text(encoding="utf-8")
         rows = _csv_rows(text) if self.path.suffix.lower() == ".csv" else _yaml_rows(text)
         seen: dict[str, int] = {}
         for line, row in rows:
+            where = f"{self.path}:{line}"
             try:
                 user = user_from_fields(row)
             except ValueError as error:
-                raise ValueError(f"{self.path}:{line}: {error}") from None
+                quarantined.append(quarantine(row, error, where=where))
+                continue
             if user.id in seen:
-                raise ValueError(
-                    f"{self.path}:{line}: Id {user.id} already given at line {seen[user.id]}"
+                twice = ValueError(
+                    f"Id {user.id} already given at line {seen[user.id]}; both rows are held"
                 )
+                quarantined.append(quarantine(row, twice, field="Id", where=where))
+                continue
             seen[user.id] = line
-            yield user
+            users.append(user)

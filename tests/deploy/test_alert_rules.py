@@ -50,6 +50,8 @@ CONTRACT: dict[str, dict[str, frozenset[str] | None]] = {
         "state": frozenset({"active", "inactive", "frozen"}),
     },
     "provisioner_source_read_errors_total": {"source": None},
+    "provisioner_source_quarantined_users": {"source": None},
+    "provisioner_source_quarantined_records_total": {"source": None},
     "provisioner_policy_info": {"revision": None},
     "provisioner_policy_valid": {},
     "provisioner_policy_load_errors_total": {},
@@ -78,6 +80,7 @@ EXPECTED_ALERTS = {
     "ProvisionerPolicyInvalid",
     "ProvisionerPolicyFetchFailing",
     "ProvisionerSourceReadsFailing",
+    "ProvisionerSourceRecordsQuarantined",
     "ProvisionerSalesforceApiBudgetHigh",
     "ProvisionerDown",
 }

@@ -52,14 +52,24 @@ def test_rule1_an_empty_source_read_removes_nobody(provisioned: World) -> None:
     assert active(provisioned) == before
 
 
-def test_rule1_a_bad_row_fails_the_read_and_removes_nobody(provisioned: World) -> None:
+def test_rule1_a_broken_export_is_untrusted_and_removes_nobody(provisioned: World) -> None:
     before = active(provisioned)
     users = provisioned.users()
     del users[3]["Email"]
-    provisioned.write_users(users[:5])  # a truncated, broken export
+    provisioned.write_users(users[:5])  # a truncated, broken export: 1 of 5 rows bad
     done = provisioned.cli("apply")
     assert done.returncode == 1
-    assert "READ FAILED" in done.stdout and "missing required field(s): Email" in done.stdout
+    assert "1 of 5 source records (20.0%) are quarantined" in done.stdout
+    assert ": missing required field(s): Email" in done.stdout
+    assert active(provisioned) == before
+
+
+def test_rule1_an_unparseable_file_fails_the_read_and_removes_nobody(provisioned: World) -> None:
+    before = active(provisioned)
+    provisioned.users_file.write_text("users: [{Id: 005A, Username: a@x, Email: a@x}, oops]\n")
+    done = provisioned.cli("apply")
+    assert done.returncode == 1
+    assert "READ FAILED" in done.stdout and "user #2 is not a mapping" in done.stdout
     assert active(provisioned) == before
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.desired import _as_date
+from controller.desired import as_date
 from controller.policy import NamedSource
 from controller.policy.schema import SourceSpec
 from controller.sources import FileSource, SalesforceSource, build_source
@@ -123,8 +123,8 @@ def test_a_record_becomes_a_source_user_with_dotted_fields() -> None:
     assert user.fields["Title"] is None  # asked for, so present even if the record left it out
     assert "attributes" not in user.fields and "Profile.attributes.type" not in user.fields
     assert "PermissionSetAssignments" not in user.fields
-    assert _as_date(user.fields["Contractor_End_Date__c"]) == datetime.date(2027, 3, 31)
-    assert _as_date(user.fields["SystemModstamp"]) == datetime.date(2026, 11, 28)
+    assert as_date(user.fields["Contractor_End_Date__c"]) == datetime.date(2027, 3, 31)
+    assert as_date(user.fields["SystemModstamp"]) == datetime.date(2026, 11, 28)
 
 
 def test_an_empty_child_subquery_may_be_null() -> None:

@@ -1,9 +1,10 @@
-"""The file source: Salesforce-named fields from YAML or CSV, and a bad row fails the whole read."""
+"""The file source: Salesforce-named fields from YAML or CSV; a bad row is quarantined."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from controller.model import Quarantined, SourceUserId
 from controller.sources.file import FileSource
 
 
@@ -38,29 +39,53 @@ async def test_csv_users(tmp_path: Path) -> None:
     assert a.profile == "Standard User" and b.profile is None and not b.is_active
 
 
-async def test_a_bad_row_fails_the_read_naming_file_and_line(tmp_path: Path) -> None:
+async def test_a_bad_row_is_quarantined_naming_file_line_user_and_field(tmp_path: Path) -> None:
     path = tmp_path / "users.yaml"
     path.write_text(
         "users:\n  - {Id: 005A, Username: a@x, Email: a@x}\n  - {Id: 005B, Username: b@x}\n"
+        "  - {Id: 005C, Username: c@x, Email: c@x}\n"
     )
     read = await FileSource("org", path).read()
-    assert not read.ok
-    assert read.users == ()
-    assert read.error == f"{path}:3: missing required field(s): Email"
+    assert read.ok
+    assert [user.id for user in read.users] == ["005A", "005C"]
+    assert read.quarantined == (
+        Quarantined(
+            field="Email",
+            message="missing required field(s): Email",
+            source_id=SourceUserId("005B"),
+            username="b@x",
+            where=f"{path}:3",
+        ),
+    )
+    assert read.quarantined[0].who == f"User 005B (b@x) at {path}:3"
 
 
-async def test_duplicate_ids_fail_the_read(tmp_path: Path) -> None:
+async def test_a_duplicate_id_is_quarantined(tmp_path: Path) -> None:
     path = tmp_path / "users.csv"
     path.write_text("Id,Username,Email\n005A,a@x,a@x\n005A,b@x,b@x\n")
     read = await FileSource("org", path).read()
-    assert read.error == f"{path}:3: Id 005A already given at line 2"
+    (held,) = read.quarantined
+    assert held.field == "Id" and held.source_id == "005A" and held.username == "b@x"
+    assert held.message == "Id 005A already given at line 2; both rows are held"
 
 
-async def test_bad_boolean_fails_the_read(tmp_path: Path) -> None:
+async def test_a_bad_boolean_is_quarantined(tmp_path: Path) -> None:
     path = tmp_path / "users.csv"
-    path.write_text("Id,Username,Email,IsActive\n005A,a@x,a@x,maybe\n")
+    path.write_text("Id,Username,Email,IsActive\n005A,a@x,a@x,maybe\n,,,true\n")
     read = await FileSource("org", path).read()
-    assert read.error is not None and "IsActive must be true or false" in read.error
+    assert read.ok and read.users == ()
+    first, second = read.quarantined
+    assert first.field == "IsActive" and first.source_id == "005A"
+    assert first.message == "IsActive must be true or false, not 'maybe'"
+    assert second.field == "Id, Username, Email" and second.source_id is None
+    assert second.who == f"a user with no Id at {path}:3"
+
+
+async def test_a_row_that_is_not_a_mapping_fails_the_read(tmp_path: Path) -> None:
+    path = tmp_path / "users.yaml"
+    path.write_text("users:\n  - {Id: 005A, Username: a@x, Email: a@x}\n  - just a string\n")
+    read = await FileSource("org", path).read()
+    assert not read.ok and read.users == () and "user #2 is not a mapping" in str(read.error)
 
 
 async def test_missing_file_fails_the_read(tmp_path: Path) -> None:

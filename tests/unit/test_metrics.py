@@ -12,7 +12,7 @@ from controller import desired, guard, plan
 from controller.cycle import AppCycle, Cycle
 from controller.executor import ApplyReport, Outcome
 from controller.metrics import Recorder
-from controller.model import AppName, ObservedApp, SourceRead, SourceUserId
+from controller.model import AppName, ObservedApp, Quarantined, SourceRead, SourceUserId
 from controller.operations import Plan
 from controller.policy.schema import SafetySpec
 from tests.fakes import account, desired_account, desired_app, observed
@@ -28,6 +28,8 @@ CONTRACT = {
     "provisioner_operations_total": {"app", "operation", "result"},
     "provisioner_source_users": {"source", "state"},
     "provisioner_source_read_errors_total": {"source"},
+    "provisioner_source_quarantined_users": {"source"},
+    "provisioner_source_quarantined_records_total": {"source"},
     "provisioner_policy_info": {"revision"},
     "provisioner_policy_valid": set(),
     "provisioner_policy_load_errors_total": set(),
@@ -67,6 +69,7 @@ def a_cycle(
     results: tuple[str, ...] | None = None,
     source_error: str | None = None,
     trusted: bool = True,
+    quarantined: tuple[Quarantined, ...] = (),
 ) -> Cycle:
     """A finished cycle; `results` are the outcomes of the plan's operations, in order."""
     results = results or tuple("success" for _ in planned.operations)
@@ -78,7 +81,7 @@ def a_cycle(
         SourceUserId("005C"): desired.UserState(False, "", "frozen"),
         SourceUserId("005D"): desired.UserState(True, "", "active"),
     }
-    evaluation = desired.Evaluation({}, {} if source_error else users, ())
+    evaluation = desired.Evaluation({}, {} if source_error else users, (), quarantined)
     verdict = guard.SourceVerdict(trusted, None if trusted else "the source read failed")
     return Cycle(
         "rev1",
@@ -136,6 +139,28 @@ def test_a_cycle_is_recorded_under_the_contract_names() -> None:
     for state, count in {"active": 2, "inactive": 1, "frozen": 1}.items():
         assert value("provisioner_source_users", {"source": "org", "state": state}) == count
     assert value("provisioner_source_read_errors_total", {"source": "org"}) == 0
+
+
+def test_quarantined_records_are_counted_without_naming_anyone() -> None:
+    recorder = Recorder()
+    planned, app = a_plan()
+    held = (
+        Quarantined("Email", "missing required field(s): Email", SourceUserId("005Q"), "q@x"),
+        Quarantined("End__c", "'31/12/2020' is not an ISO date", SourceUserId("005R"), "r@x"),
+    )
+    value = recorder.registry.get_sample_value
+    recorder.record_cycle(a_cycle(planned, app), durations={}, now=1000.0)
+    assert value("provisioner_source_quarantined_users", {"source": "org"}) == 0
+    assert value("provisioner_source_quarantined_records_total", {"source": "org"}) == 0
+    for _ in range(2):
+        recorder.record_cycle(a_cycle(planned, app, quarantined=held), durations={}, now=1000.0)
+    assert value("provisioner_source_quarantined_users", {"source": "org"}) == 2
+    assert value("provisioner_source_quarantined_records_total", {"source": "org"}) == 4
+    failed = a_cycle(planned, app, source_error="down")
+    recorder.record_cycle(failed, durations={}, now=1000.0)
+    assert value("provisioner_source_quarantined_users", {"source": "org"}) == 2  # last good read
+    body, _ = recorder.exposition()
+    assert b"005Q" not in body and b"q@x" not in body
 
 
 def test_operations_are_counted_by_kind_and_result() -> None:

@@ -1,7 +1,8 @@
 """Properties of the planner over random desired and observed states (DESIGN.md section 7).
 
-Applying a plan to the observed state yields a state whose next plan is empty, and no plan ever
-deprovisions an excluded, unmanaged or unread account.
+Applying a plan to the observed state yields a state whose next plan is empty, no plan ever
+deprovisions an excluded, unmanaged or unread account, and no plan ever touches an account that
+may be a quarantined user's (rule 7).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controller import guard, matching, plan
-from controller.model import AccountId, DesiredApp, ObservedAccount, ObservedApp
+from controller.model import AccountId, DesiredApp, ObservedAccount, ObservedApp, SourceUserId
 from controller.operations import OpKind
 from controller.policy.schema import DeprovisionSpec, SafetySpec
 from tests.fakes import account, apply_plan, desired_account, desired_app, observed
@@ -84,12 +85,20 @@ def scenarios(draw: st.DrawFn) -> tuple[DesiredApp, ObservedApp, bool]:
         foreign = draw(st.sampled_from([None, "zzz"]))
         accounts.append(account(f"orphan-{j}", f"o{j}@x", external_id=foreign))
     exclude = draw(st.sampled_from([(), ("u1@*",), ("o0@x",)]))
+    # Quarantined records: some users' Ids (their desired accounts may still be there: the
+    # planner must skip them too), some of their names, and a record with no Id but a name.
+    held = draw(st.sets(st.integers(0, 7), max_size=2))
+    held_ids = frozenset(SourceUserId(f"005{i:03d}") for i in held)
+    held_names = {f"u{i}@x" for i in held if draw(st.booleans())}
+    held_names |= set(draw(st.sets(st.sampled_from(["o1@x", "u2@x"]), max_size=1)))
     wanted = desired_app(
         *desired_accounts,
         known=tuple(known),
         groups=frozenset(GROUPS),
         exclude=exclude,
         source_complete=draw(st.booleans()),
+        held_source_ids=held_ids,
+        held_names=frozenset(held_names),
     )
     return wanted, observed(*accounts, groups=memberships), draw(st.booleans())
 
@@ -166,3 +175,36 @@ def test_deprovision_thresholds_always_hold(
         assert len(destructive) + len(held.blocked) >= len(
             [op for op in planned.operations if op.kind.destructive]
         )
+
+
+def may_be_held(wanted: DesiredApp, account: ObservedAccount) -> bool:
+    """The spec: an account answering to a held Id, or to a held name unless it is linked by
+    externalId to a user read whole."""
+    if account.external_id in wanted.held_source_ids:
+        return True
+    if account.external_id in wanted.known_source_ids:
+        return False
+    names = {account.user_name, account.attributes.get("emails.work") or ""}
+    return any(name.casefold() in wanted.held_names for name in names if name)
+
+
+@EXAMPLES
+@given(scenarios(), st.data())
+def test_no_plan_touches_an_account_of_a_quarantined_user(
+    scenario: tuple[DesiredApp, ObservedApp, bool], data: st.DataObject
+) -> None:
+    wanted, app, prune = scenario
+    life = data.draw(lifecycles(app))
+    result = plan.compute(wanted, app, match=MATCH, prune=prune, lifecycle=life)
+    by_id = {a.id: a for a in app.accounts}
+    for op in (*result.operations, *result.blocked):
+        assert op.source_id not in wanted.held_source_ids, f"{op} acts for a held user"
+        if op.kind is OpKind.CREATE_GROUP:
+            continue
+        assert op.user_name is not None
+        if op.account_id is None:  # a create, or a membership of an account it creates
+            assert op.user_name.casefold() not in wanted.held_names, f"{op} creates a held name"
+        else:
+            assert not may_be_held(wanted, by_id[op.account_id]), f"{op} touches a held account"
+    for orphan in result.orphans:
+        assert not may_be_held(wanted, by_id[orphan.account_id]), "a held account as an orphan"

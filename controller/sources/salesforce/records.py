@@ -6,7 +6,7 @@ This module undoes that shape so a Salesforce user and a file user look the same
 (`Profile.Name`), `None` for every asked-for field behind a null parent, `PermissionSets` as the
 assignment names and `IsFrozen` from UserLogin. Values stay as Salesforce sent them: datetimes
 and dates are ISO strings (`2026-11-28T10:00:00.000+0000`, `2027-03-31`), which is what
-`desired._as_date` and templates expect.
+`desired.as_date` and templates expect.
 """
 
 from __future__ import annotations

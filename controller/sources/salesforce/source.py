@@ -1,8 +1,9 @@
 """The Salesforce source: every user of an org each cycle, and the users changed since a moment.
 
 `read()` is the full read the safety rules rely on: users with their permission sets and frozen
-state, every page followed, and any failure (auth, limits, a query that stops early, a bad
-record) reported as `SourceRead.error`, never as a shorter list. `changed_since()` is the cheap
+state, every page followed, and any failure (auth, limits, a query that stops early) reported as
+`SourceRead.error`, never as a shorter list. A record that cannot be a user (no Email, say) is
+quarantined, named by its Id, and every other user is read. `changed_since()` is the cheap
 incremental read that lets the loop react in seconds; it cannot see a removed permission set
 assignment (that leaves no timestamp) or a user who stopped matching `where`, which is why the
 full read stays the safety net. On REQUEST_LIMIT_EXCEEDED the source stops calling Salesforce
@@ -22,8 +23,9 @@ from typing import Any, TypeVar
 
 import httpx
 
-from controller.model import SourceRead, SourceUser
+from controller.model import Quarantined, SourceRead, SourceUser
 from controller.policy.schema import SalesforceSpec
+from controller.sources.base import PERMISSION_SETS, quarantine
 from controller.sources.salesforce import records, soql
 from controller.sources.salesforce.auth import (
     ClientCredentialsTokens,
@@ -147,10 +149,10 @@ class SalesforceSource:
         """Every user the policy selects; on any failure no users and `error` saying why."""
         now = self._clock()
         try:
-            users = await self._guarded(lambda client: self._users(client, None))
+            users, held = await self._guarded(lambda client: self._users(client, None))
         except SalesforceError as error:
             return SourceRead(self.name, (), now, error=self._message(error))
-        return SourceRead(self.name, tuple(users), now)
+        return SourceRead(self.name, tuple(users), now, quarantined=tuple(held))
 
     async def changed_since(self, watermark: Watermark | None) -> ChangedUsers:
         """Users changed after `watermark`; None starts watching now (no users, the newest mark)."""
@@ -250,13 +252,17 @@ class SalesforceSource:
         except ValueError as error:
             raise SalesforceConfigError(f"fields: {error}") from None
 
-    async def _users(self, client: SalesforceClient, ids: Sequence[str] | None) -> list[SourceUser]:
-        """The users selected by the policy's `where` (and among `ids`, when given)."""
+    async def _users(
+        self, client: SalesforceClient, ids: Sequence[str] | None
+    ) -> tuple[list[SourceUser], list[Quarantined]]:
+        """The users selected by the policy's `where` (and among `ids`, when given), and the
+        records among them that cannot be users, set aside."""
         fields = self._fields()
         found = await client.query(soql.users(fields, self.spec.where, ids), what="reading users")
         frozen_rows = await client.query(soql.frozen(ids), what="reading frozen users")
         frozen = {str(row.get("UserId")) for row in frozen_rows}
         users: dict[str, SourceUser] = {}
+        held: list[Quarantined] = []
         for record in found:
             user_id = str(record.get("Id"))
             try:
@@ -266,18 +272,21 @@ class SalesforceSource:
             what = f"reading permission sets of user {user_id}"
             assignments = await client.rest_of(child, what=what)
             try:
+                names = records.permission_set_names(assignments)
+            except ValueError as error:
+                held.append(quarantine(record, error, field=PERMISSION_SETS))
+                continue
+            try:
                 user = records.source_user(
-                    record,
-                    requested=fields,
-                    permission_sets=records.permission_set_names(assignments),
-                    frozen=user_id in frozen,
+                    record, requested=fields, permission_sets=names, frozen=user_id in frozen
                 )
             except ValueError as error:
-                raise InvalidRecordError(f"User {user_id}: {error}") from None
+                held.append(quarantine(record, error))
+                continue
             if user.id in users:
                 raise IncompleteQueryError(f"reading users: User {user.id} came back twice")
             users[user.id] = user
-        return list(users.values())
+        return list(users.values()), held
 
     async def _changed_rows(
         self, client: SalesforceClient, since: Watermark
@@ -312,7 +321,8 @@ class SalesforceSource:
         changed, watermark = await self._changed_rows(client, since)
         users: list[SourceUser] = []
         for chunk in soql.chunks(sorted(changed)):
-            users.extend(await self._users(client, chunk))
+            found, _held = await self._users(client, chunk)  # the full read reports those
+            users.extend(found)
         return ChangedUsers(tuple(users), watermark)
 
     async def _start(self, client: SalesforceClient) -> ChangedUsers:
