@@ -3,19 +3,23 @@
 An app's body is untrusted: a 2 MB gzip body can inflate to gigabytes, and JSON nested 100,000
 deep makes Python's parser raise RecursionError rather than ValueError. httpx decodes a whole
 raw chunk at once (64 KiB of gzip can be 64 MiB of output), so the body is read raw here and
-inflated with zlib's `max_length`, never holding more than the bound. Every refusal is a
-`BodyError` or `ValueError`, which `reconcilers.http.ApiSession` turns into the app's own error.
+inflated with zlib's `max_length` a slice at a time, never holding more than the bound. Every
+refusal is a `BodyError` or `ValueError`, which `reconcilers.http.ApiSession` turns into the
+app's own error.
 """
 
 from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
 MIB = 1024 * 1024
+_SLICE = MIB
+"""The most zlib inflates at once: its output buffer, not the body, sets the step's memory."""
 _DROPPED_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
 
 
@@ -42,19 +46,25 @@ class _Inflater:
             raise BodyError(f"unsupported Content-Encoding {encoding!r}")
         self._raw_deflate_tried = coding != "deflate"  # the fallback below is for deflate
 
-    def feed(self, data: bytes, room: int) -> bytes:
-        """Decoded `data`; at most `room + 1` bytes, so more than `room` means too large."""
+    def feed(self, data: bytes, room: int) -> Iterator[bytes]:
+        """Decoded `data` in slices of at most 1 MiB, stopping once more than `room` came."""
         if self._zlib is None:
-            return data
-        try:
-            return self._zlib.decompress(data, room + 1)
-        except zlib.error as error:
-            if self._raw_deflate_tried or self._zlib.unused_data:
-                raise BodyError(f"the body is not valid compressed data: {error}") from None
-            # Some servers send raw deflate without the zlib header (httpx tolerates it too).
-            self._raw_deflate_tried = True
-            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
-            return self.feed(data, room)
+            yield data
+            return
+        while data and room >= 0:
+            try:
+                piece = self._zlib.decompress(data, min(room + 1, _SLICE))
+            except zlib.error as error:
+                if self._raw_deflate_tried:
+                    raise BodyError(f"the body is not valid compressed data: {error}") from None
+                # Some servers send raw deflate without the zlib header (httpx tolerates it).
+                self._raw_deflate_tried = True
+                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+                continue
+            self._raw_deflate_tried = True  # the stream's form is settled by its first bytes
+            data = self._zlib.unconsumed_tail
+            room -= len(piece)
+            yield piece
 
 
 async def read_body(response: httpx.Response, max_bytes: int) -> bytes:
@@ -72,11 +82,12 @@ async def read_body(response: httpx.Response, max_bytes: int) -> bytes:
     raw = decoded = 0
     async for chunk in response.aiter_raw():
         raw += len(chunk)
-        part = inflater.feed(chunk, max_bytes - decoded)
-        decoded += len(part)
+        for piece in inflater.feed(chunk, max_bytes - decoded):
+            decoded += len(piece)
+            parts.append(piece)
         if raw > max_bytes or decoded > max_bytes:
+            parts.clear()  # not kept alive by the traceback while the request is retried
             raise TooLargeError(_too_large(max_bytes))
-        parts.append(part)
     return b"".join(parts)
 
 

@@ -249,8 +249,8 @@ class ApiSession:
             return await self._failed(late, answered)
         except (httpx.RequestError, httpx.InvalidURL) as exc:
             return await self._failed(exc, answered)
-        except bounded.BodyError as exc:
-            return await self._failed(exc, answered)
+        except bounded.BodyError as exc:  # without its traceback, which holds the body's frame
+            return await self._failed(exc.with_traceback(None), answered)
         response = bounded.settled(answered, body)
         for hook in self._on_response:
             await hook(response)
