@@ -80,6 +80,7 @@ class HostileApp:
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
         self.port = 0
+        self.url = ""
 
     @contextlib.contextmanager
     def serving(self) -> Iterator[str]:
@@ -89,8 +90,9 @@ class HostileApp:
         thread.start()
         if not started.wait(10):
             raise RuntimeError("the hostile app did not start")
+        self.url = f"http://127.0.0.1:{self.port}"
         try:
-            yield f"http://127.0.0.1:{self.port}"
+            yield self.url
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             thread.join(10)
