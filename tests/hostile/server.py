@@ -16,6 +16,7 @@ Modes:
   belongs.
 - `missing-ids`: SCIM resources that are numbers, not objects; a Zendesk custom role without
   an id (every other Zendesk listing is well formed and empty).
+- `shrinking-pages` (SCIM only, not in MODES): a full first page, then one resource a page.
 """
 
 from __future__ import annotations
@@ -195,6 +196,9 @@ class HostileApp:
             return {"schemas": [LIST_RESPONSE], "totalResults": 1, "Resources": {"id": "a"}}
         if mode == "missing-ids":
             return {"schemas": [LIST_RESPONSE], "totalResults": 2, "Resources": [1, 2]}
+        total = 10**9
+        if mode == "shrinking-pages":  # a full first page of 1,000, then one resource a page
+            total, count = 1000, count if start == 1 else 1
         # endless-paging: a page full of new resources, of a total that is never reached
         if resource == "Users":
             found = [
@@ -208,7 +212,7 @@ class HostileApp:
             ]
         return {
             "schemas": [LIST_RESPONSE],
-            "totalResults": 10**9,
+            "totalResults": total,
             "startIndex": start,
             "itemsPerPage": count,
             "Resources": found,

@@ -111,6 +111,20 @@ async def test_endless_scim_paging_stops_at_the_page_cap(
     assert hostile.requests == 1 + 5  # the ServiceProviderConfig, then five pages
 
 
+async def test_scim_paging_stops_at_twice_the_pages_total_results_needs(
+    hostile: HostileApp,
+) -> None:
+    hostile.mode = "shrinking-pages"  # 1,000 in all: 10 pages of 100, but then 1 a page
+    bounds = connection(f"{hostile.url}/scim/v2", max_pages=1000)
+    client = ScimClient(bounds, retry=RETRY)
+    try:
+        with pytest.raises(errors.IncompleteListingError, match="at most 20 pages"):
+            await client.list_all("/Users", ScimUser)
+    finally:
+        await client.aclose()
+    assert hostile.requests == 1 + 20
+
+
 async def test_a_scim_page_whose_resources_are_not_a_list_is_the_apps_error(
     hostile: HostileApp, scim: ScimClient
 ) -> None:
