@@ -19,7 +19,7 @@ from controller import desired, executor, guard, journaling, plan, sources
 from controller.cycle import AppCycle, Cycle
 from controller.journal import AppResult, Journal
 from controller.model import AccountId, AppName, DesiredApp, ObservedApp, SourceRead
-from controller.operations import OpKind
+from controller.operations import OpKind, Plan
 from controller.policy import Policy, loader
 from controller.policy.schema import ConnectedAppSpec
 from controller.sources import Source
@@ -68,6 +68,13 @@ def _throttle(spec: ConnectedAppSpec, kind: ReconcilerKind) -> Throttle:
         return Throttle(None)
     burst = spec.rate_limit.burst or (default.burst if default else 1)
     return Throttle(WriteRate(per_minute, burst))
+
+
+def _unexpected(error: BaseException) -> str:
+    """An exception no adapter mapped, in one line: an ExceptionGroup by its first cause."""
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
 def _app_result(app: AppCycle) -> AppResult:
@@ -132,6 +139,9 @@ class Engine:
                 endpoint=spec.endpoint,
                 token=token,
                 page_size=min(spec.page_size, kind.max_page_size),
+                deadline_seconds=spec.limits.request_seconds,
+                max_response_bytes=int(spec.limits.max_response_mib * 1024 * 1024),
+                max_pages=spec.limits.max_pages,
                 event_hooks=hooks(name),
                 throttle=_throttle(spec, kind),
             )
@@ -145,9 +155,20 @@ class Engine:
         await asyncio.gather(self.source.aclose(), *closing)
 
     async def _observe(self, name: AppName) -> ObservedApp:
+        """One app's observation within its deadline; whatever goes wrong is that app's error."""
         if name in self.setup_errors:
             return ObservedApp(name, (), (), error=self.setup_errors[name])
-        return await self.reconcilers[name].observe()
+        deadline = asyncio.timeout(self.policy.apps[name].limits.observe_seconds)
+        try:
+            async with deadline:
+                return await self.reconcilers[name].observe()
+        except Exception as error:  # one app's fault stays that app's
+            if deadline.expired():
+                seconds = self.policy.apps[name].limits.observe_seconds
+                why = f"not observed within {seconds:g} s (limits.observeSeconds)"
+            else:
+                why = f"observing failed: {_unexpected(error)}"
+            return ObservedApp(name, (), (), error=why)
 
     def _verdict(self, read: SourceRead, evaluation: desired.Evaluation) -> guard.SourceVerdict:
         source = self.policy.sources[0]
@@ -187,6 +208,16 @@ class Engine:
         )
         return AppCycle(want.app, planned, seen, managed, observe_only=spec.mode == "observe")
 
+    def _plan_app_alone(
+        self, want: DesiredApp, seen: ObservedApp, trusted: bool, now: datetime.datetime
+    ) -> AppCycle:
+        """`_plan_app`, where an exception is this app's plan error and no other app's."""
+        try:
+            return self._plan_app(want, seen, trusted=trusted, now=now)
+        except Exception as error:  # one app's fault stays that app's
+            failed = Plan(want.app, (), {}, error=f"could not be planned: {_unexpected(error)}")
+            return AppCycle(want.app, failed, seen)
+
     def _suspensions(self, app: AppName) -> dict[AccountId, datetime.datetime]:
         """When each suspended account's grace period began. Apps keep no such time, so it
         is the journal's time of our own last suspend, or when we first saw the account
@@ -222,7 +253,7 @@ class Engine:
         evaluation = desired.evaluate(self.policy, read, now=now)
         verdict = self._verdict(read, evaluation)
         cycles = tuple(
-            self._plan_app(evaluation.apps[name], observed[name], trusted=verdict.trusted, now=now)
+            self._plan_app_alone(evaluation.apps[name], observed[name], verdict.trusted, now)
             for name in self.apps
         )
         return Cycle(self.policy.revision, read, evaluation, verdict, cycles)
@@ -265,13 +296,18 @@ class Engine:
         async def one(app: AppCycle) -> AppCycle:
             if app.plan.error is not None or not app.plan.operations or app.observe_only:
                 return app
-            report = await executor.execute(
-                app.plan,
-                self.reconcilers[app.app],
-                batched_members=self.kinds[app.app].batches_members,
-                on_outcome=on_outcome,
-                witness=record,
-            )
+            try:
+                report = await executor.execute(
+                    app.plan,
+                    self.reconcilers[app.app],
+                    batched_members=self.kinds[app.app].batches_members,
+                    on_outcome=on_outcome,
+                    witness=record,
+                )
+            except Exception as error:  # one app's fault stays that app's
+                why = f"apply stopped: {_unexpected(error)}"
+                failed = (executor.Outcome(op, executor.ERROR, why) for op in app.plan.operations)
+                report = executor.ApplyReport(app.app, tuple(failed))
             return dataclasses.replace(app, report=report)
 
         applied = await asyncio.gather(*(one(app) for app in cycle.apps))

@@ -124,6 +124,8 @@ async def execute(
                     applied = await reconciler.apply(resolved)
                 except errors.AppError as error:
                     outcome = Outcome(resolved, ERROR, str(error))
+                except Exception as error:  # an adapter's bug fails this operation, not the rest
+                    outcome = Outcome(resolved, ERROR, f"{type(error).__name__}: {error}")
                 else:
                     ids.learn(resolved, applied.resource_id)
                     outcome = Outcome(resolved, SUCCESS)

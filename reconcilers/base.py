@@ -26,6 +26,13 @@ class AppConnection:
     token: str | None = None
     """The bearer token, read from the environment variable policy names; never logged."""
     timeout_seconds: float = 30.0
+    """httpx's timeout: for connecting, and between any two reads of the response."""
+    deadline_seconds: float = 60.0
+    """One request's whole time: connecting, the headers and the whole body, however dripped."""
+    max_response_bytes: int = 32 * 1024 * 1024
+    """The largest body accepted, counted as decoded (a gzip body inflates) and as sent."""
+    max_pages: int = 1000
+    """The most pages one listing may take, whatever the app says its total is."""
     concurrency: int = 8
     """How many requests this reconciler may have in flight at once."""
     page_size: int = 100

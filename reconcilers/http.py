@@ -6,6 +6,12 @@ Retry-After rather than our own guess, pause every request to an app that said 4
 only the one that got it, never let the token into a message. `ApiSession` does that once; each
 adapter brings its own `ErrorFor`, the single function that turns its vendor's failures into
 `controller.errors`.
+
+Every request also runs inside the app's bounds: one deadline for connecting, headers and the
+whole body (httpx's timeout restarts with every byte, so a server dripping a byte a second never
+trips it), and a cap on the body as decoded (`reconcilers.bounded`). A body over the deadline,
+over the cap, or not the JSON the adapter expects is retried like a dropped connection when the
+request is idempotent, then reported as the app's error.
 """
 
 from __future__ import annotations
@@ -17,17 +23,21 @@ import functools
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import httpx
 
 from controller import errors
+from reconcilers import bounded
 from reconcilers.base import AppConnection
 from reconcilers.throttle import Throttle
 
 Sleep = Callable[[float], Awaitable[None]]
 ErrorFor = Callable[[str, str, httpx.Response | Exception], errors.AppError]
 """(method, path, failed response or exception) -> the controller's error for it."""
+T = TypeVar("T")
+Parse = Callable[[Any], T]
+"""The JSON body (None when empty) -> the adapter's value; ValueError for a wrong shape."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,8 @@ def exception_error(method: str, path: str, failure: Exception, unreadable: str)
     we could not read (`unreadable` says how), which means the endpoint is not the API we think.
     """
     what = f"{method} {path}: {type(failure).__name__}"
+    if isinstance(failure, DeadlineExceeded):
+        return errors.TransientError(f"{method} {path}: {failure}")
     if isinstance(failure, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return errors.StalledError(f"{what}: the endpoint is not an http(s) URL")
     if isinstance(failure, httpx.TransportError):
@@ -102,6 +114,15 @@ def status_error(
     return _BY_STATUS.get(status, default)(message, status=status)
 
 
+class DeadlineExceeded(httpx.TimeoutException):
+    """No complete response (headers and whole body) within the request's deadline."""
+
+
+def _unreadable(failure: httpx.Response | Exception) -> bool:
+    """A response that came but could not be taken: over its bound, or malformed."""
+    return isinstance(failure, bounded.BodyError | ValueError)
+
+
 def _may_retry(method: str, failure: httpx.Response | Exception) -> bool:
     """A POST is retried only when the server cannot have acted on it, lest it create twice."""
     if method != "POST":
@@ -119,7 +140,7 @@ def _scrub(error: errors.AppError, secret: str | None) -> errors.AppError:
 
 
 class ApiSession:
-    """Requests to one app over one httpx client, within its throttle and retry budget."""
+    """Requests to one app over one httpx client, within its throttle, bounds and retry budget."""
 
     def __init__(
         self,
@@ -132,7 +153,7 @@ class ApiSession:
         transport: httpx.AsyncBaseTransport | None = None,
         one_write_per_object: bool = False,
     ) -> None:
-        all_headers = dict(headers)
+        all_headers = {"Accept-Encoding": "gzip, deflate", **headers}  # what `bounded` decodes
         if connection.token:
             all_headers["Authorization"] = f"Bearer {connection.token}"
         hooks = connection.event_hooks or {}
@@ -142,12 +163,16 @@ class ApiSession:
             timeout=httpx.Timeout(connection.timeout_seconds),
             verify=tls_context(),
             transport=transport,
-            event_hooks={key: list(hooks.get(key, ())) for key in ("request", "response")},
+            event_hooks={"request": list(hooks.get("request", ())), "response": []},
         )
+        self._on_response = list(hooks.get("response", ()))
+        """Called with each response once its body is read within bounds (metrics)."""
         self._on_error = list(hooks.get("error", ()))
         """Called with each exception that left a request without a response (metrics)."""
         self._error_for = error_for
         self._token = connection.token
+        self._deadline = connection.deadline_seconds
+        self._max_bytes = connection.max_response_bytes
         self._limit = asyncio.Semaphore(connection.concurrency)
         self.throttle = connection.throttle or Throttle(None, sleep=sleep)
         self._retry = retry or RetryPolicy()
@@ -164,11 +189,26 @@ class ApiSession:
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send one request; retry what the retry policy allows; raise `controller.errors`."""
+        response, _ = await self._one_request(method, path, None, kwargs)
+        return response
+
+    async def fetch(self, method: str, path: str, parse: Parse[T], **kwargs: Any) -> T:
+        """Send one request and return `parse` of its JSON body (None when empty).
+
+        A body that is not JSON, or that `parse` refuses, is a malformed response: retried
+        when the request is idempotent, then raised as the app's error (via `ErrorFor`).
+        """
+        _, parsed = await self._one_request(method, path, parse, kwargs)
+        return cast(T, parsed)
+
+    async def _one_request(
+        self, method: str, path: str, parse: Parse[Any] | None, kwargs: dict[str, Any]
+    ) -> tuple[httpx.Response, Any]:
         write = method != "GET"
         if write and method != "POST" and self._one_write_per_object:
             async with self._one_at_a_time(path):  # PUT, PATCH, DELETE name one object
-                return await self._request(method, path, write=write, **kwargs)
-        return await self._request(method, path, write=write, **kwargs)
+                return await self._request(method, path, write=write, parse=parse, **kwargs)
+        return await self._request(method, path, write=write, parse=parse, **kwargs)
 
     @contextlib.asynccontextmanager
     async def _one_at_a_time(self, key: str) -> AsyncIterator[None]:
@@ -185,29 +225,73 @@ class ApiSession:
                 del self._lock_users[key]
                 del self._object_locks[key]
 
+    async def _attempt(
+        self, method: str, path: str, kwargs: dict[str, Any]
+    ) -> httpx.Response | Exception:
+        """One try: the whole response within the deadline and size bound, or what failed."""
+        answered: httpx.Response | None = None
+        try:
+            request = self.http.build_request(method, path, **kwargs)
+        except httpx.InvalidURL as exc:
+            return await self._failed(exc, None)
+        try:
+            async with asyncio.timeout(self._deadline):
+                answered = await self.http.send(request, stream=True)
+                try:
+                    body = await bounded.read_body(answered, self._max_bytes)
+                finally:
+                    await answered.aclose()
+        except TimeoutError:
+            late = DeadlineExceeded(
+                f"no complete response within {self._deadline:g} s (limits.requestSeconds)",
+                request=request,
+            )
+            return await self._failed(late, answered)
+        except (httpx.RequestError, httpx.InvalidURL) as exc:
+            return await self._failed(exc, answered)
+        except bounded.BodyError as exc:  # without its traceback, which holds the body's frame
+            return await self._failed(exc.with_traceback(None), answered)
+        response = bounded.settled(answered, body)
+        for hook in self._on_response:
+            await hook(response)
+        return response
+
+    async def _failed(self, failure: Exception, answered: httpx.Response | None) -> Exception:
+        """Tell the hooks of a failed try: the status if one came, else the exception."""
+        if answered is not None:
+            for hook in self._on_response:
+                await hook(bounded.settled(answered, b""))
+        else:
+            for on_error in self._on_error:
+                on_error(failure)
+        return failure
+
     async def _request(
-        self, method: str, path: str, *, write: bool, **kwargs: Any
-    ) -> httpx.Response:
+        self, method: str, path: str, *, write: bool, parse: Parse[Any] | None, **kwargs: Any
+    ) -> tuple[httpx.Response, Any]:
         failed = rate_limited = 0
         waited = rate_waited = 0.0
         while True:
             await self.throttle.wait_turn(write=write)
-            failure: httpx.Response | Exception
             async with self._limit:
-                try:
-                    failure = await self.http.request(method, path, **kwargs)
-                except (httpx.RequestError, httpx.InvalidURL) as exc:
-                    failure = exc
-                    for hook in self._on_error:
-                        hook(exc)
+                failure = await self._attempt(method, path, kwargs)
             if isinstance(failure, httpx.Response) and failure.is_success:
-                return failure
+                if parse is None:
+                    return failure, None
+                try:
+                    return failure, parse(bounded.parse_json(failure.content))
+                except ValueError as exc:  # JSON, pydantic and adapter shape errors alike
+                    failure = exc
+                except RecursionError:
+                    failure = ValueError("the body is nested too deeply to read")
             error = self.error(method, path, failure)
-            if not isinstance(error, errors.TransientError) or not _may_retry(method, failure):
+            transient = isinstance(error, errors.TransientError)
+            if not (transient or _unreadable(failure)) or not _may_retry(method, failure):
                 raise error
+            retry_after = error.retry_after if isinstance(error, errors.TransientError) else None
             if error.status == 429:
                 rate_limited += 1
-                delay = error.retry_after if error.retry_after is not None else 1.0
+                delay = retry_after if retry_after is not None else 1.0
                 rate_waited += delay
                 if (
                     rate_limited >= self._retry.rate_limited_attempts
@@ -219,11 +303,11 @@ class ApiSession:
                 continue
             failed += 1
             backoff = self._retry.backoff_seconds * 2 ** (failed - 1)
-            pause = error.retry_after if error.retry_after is not None else backoff
+            pause = retry_after if retry_after is not None else backoff
             if failed >= self._retry.attempts or waited + pause > self._retry.max_wait_seconds:
                 raise error
             waited += pause
-            if error.retry_after is not None:
+            if retry_after is not None:
                 self.throttle.back_off(pause)
             else:
                 await self._sleep(pause)

@@ -160,6 +160,23 @@ class RateLimitSpec(Strict):
     """Writes that may go at once before the per-minute spacing applies."""
 
 
+class LimitsSpec(Strict):
+    """What one app may cost a cycle. An app that is slow, endless or hostile ends at these
+    bounds and is reported as that app's error; the other apps' cycles go on."""
+
+    request_seconds: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    """One request's deadline: connecting, the headers and the whole body, however slowly it
+    comes (the 30 s timeout between reads alone lets a dripping server hold on for ever)."""
+    observe_seconds: Annotated[float, Field(gt=0, le=86400)] = 120.0
+    """The deadline for observing the app: every listing (users, groups, memberships) ends
+    within it, or the app is reported as not observed and nothing destructive is planned."""
+    max_response_mib: Annotated[float, Field(gt=0, le=1024)] = 32.0
+    """The largest response body accepted, in MiB, counted after decompression."""
+    max_pages: Annotated[int, Field(ge=1)] = 1000
+    """The most pages one listing may take. SCIM listings also stop at twice the pages that
+    totalResults needs; Zendesk's cursor paging gives no total, so this is its bound."""
+
+
 MatchKey = Literal["externalId", "userName", "email"]
 
 
@@ -187,6 +204,7 @@ class ConnectedAppSpec(Strict):
     safety: SafetySpec = SafetySpec()
     rate_limit: RateLimitSpec = RateLimitSpec()
     page_size: Annotated[int, Field(ge=1, le=1000)] = 100
+    limits: LimitsSpec = LimitsSpec()
     mode: Literal["enforce", "observe"] = "enforce"
     """observe: plan and report drift, never write; for onboarding an app safely."""
 

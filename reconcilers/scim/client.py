@@ -10,7 +10,8 @@ media type and write discipline.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+import math
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import httpx
@@ -18,6 +19,7 @@ from scim2_models import Context, Error, ListResponse, PatchOp, Resource, Servic
 
 from controller import errors
 from reconcilers.base import AppConnection
+from reconcilers.bounded import parse_json
 from reconcilers.http import ApiSession, RetryPolicy, Sleep, exception_error, status_error
 from reconcilers.scim import mapping
 
@@ -25,13 +27,11 @@ __all__ = ["MEDIA_TYPE", "RetryPolicy", "ScimClient", "error_for"]
 
 MEDIA_TYPE = "application/scim+json"
 ResourceT = TypeVar("ResourceT", bound=Resource[Any])
-T = TypeVar("T")
-Parse = Callable[[Any], T]
 
 
 def _scim_error(response: httpx.Response) -> str:
     try:
-        error = Error.model_validate(response.json())
+        error = Error.model_validate(parse_json(response.content))
     except ValueError:
         return ""
     said = ": ".join(part for part in (error.scim_type, error.detail) if part)
@@ -74,6 +74,7 @@ class ScimClient:
             one_write_per_object=one_write_per_object,
         )
         self._page_size = connection.page_size
+        self._max_pages = connection.max_pages
         self._config: ServiceProviderConfig | None = None
         self._config_lock = asyncio.Lock()
 
@@ -84,36 +85,28 @@ class ScimClient:
         """Send one request within the app's throttle and the retry policy."""
         return await self.session.request(method, path, **kwargs)
 
-    def _parse(self, method: str, path: str, response: httpx.Response, parse: Parse[T]) -> T:
-        try:
-            return parse(response.json())
-        except ValueError as exc:  # JSON decoding and pydantic validation errors alike
-            raise self.session.error(method, path, exc) from None
-
     async def get_config(self) -> ServiceProviderConfig:
         """The service provider configuration, read once; a server without one gets defaults."""
         async with self._config_lock:  # users and groups are listed concurrently
             if self._config is None:
                 try:
-                    response = await self.request("GET", "/ServiceProviderConfig")
+                    self._config = await self.session.fetch(
+                        "GET", "/ServiceProviderConfig", ServiceProviderConfig.model_validate
+                    )
                 except errors.NotFoundError:
                     self._config = ServiceProviderConfig()
-                else:
-                    parse = ServiceProviderConfig.model_validate
-                    self._config = self._parse("GET", "/ServiceProviderConfig", response, parse)
             return self._config
 
     async def create(self, path: str, resource: ResourceT) -> ResourceT:
         """POST a new resource and return it as the server stored it."""
         payload = resource.model_dump(scim_ctx=Context.RESOURCE_CREATION_REQUEST)
-        response = await self.request("POST", path, json=payload)
         model = type(resource)
 
         def parse(body: Any) -> ResourceT:
             resource = mapping.known_extensions_only(body)
             return model.model_validate(resource, scim_ctx=Context.RESOURCE_CREATION_RESPONSE)
 
-        return self._parse("POST", path, response, parse)
+        return await self.session.fetch("POST", path, parse, json=payload)
 
     async def patch(self, path: str, patch: PatchOp[Any]) -> None:
         """PATCH a resource; 204 without a body and 200 with the resource are both success."""
@@ -127,7 +120,7 @@ class ScimClient:
         """Every resource at `path`, page by page; a listing that does not add up raises."""
         config = await self.get_config()
         sort = config.sort is not None and bool(config.sort.supported)
-        listing = _Listing(path)
+        listing = _Listing(path, page_size=self._page_size, max_pages=self._max_pages)
         while not listing.complete:
             params: dict[str, Any] = {
                 "startIndex": len(listing.found) + 1,
@@ -141,7 +134,6 @@ class ScimClient:
     async def _page(
         self, path: str, params: Mapping[str, Any], model: type[ResourceT]
     ) -> ListResponse[ResourceT]:
-        response = await self.request("GET", path, params=params)
         listing: type[ListResponse[ResourceT]] = ListResponse[model]  # type: ignore[valid-type]
 
         def parse(body: Any) -> ListResponse[ResourceT]:
@@ -150,14 +142,24 @@ class ScimClient:
                 body = {**body, "Resources": resources}
             return listing.model_validate(body, scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
 
-        return self._parse("GET", path, response, parse)
+        return await self.session.fetch("GET", path, parse, params=params)
 
 
 class _Listing:
-    """The resources of a paged listing so far, and the checks each new page must pass."""
+    """The resources of a paged listing so far, and the checks each new page must pass.
 
-    def __init__(self, path: str) -> None:
+    A listing is bounded whatever the app says: no page may hold more than was asked for, and
+    the pages may number at most twice what totalResults needs at the first page's size (a
+    server may serve fewer than asked), and never more than `max_pages`. So an app that pages
+    without end costs at most `max_pages` pages of `page_size` resources.
+    """
+
+    def __init__(self, path: str, *, page_size: int, max_pages: int) -> None:
         self.path = path
+        self.page_size = page_size
+        self.max_pages = max_pages
+        self.pages = 0
+        self.allowed_pages = max_pages
         self.found: list[Any] = []
         self.seen: set[str] = set()
         self.total: int | None = None
@@ -181,6 +183,7 @@ class _Listing:
             raise errors.IncompleteListingError(
                 f"{where}: an empty page after {len(self.found)} of {total} resources"
             )
+        self._count_page(where, total, len(resources))
         for resource in resources:
             if resource.id is None or resource.id in self.seen:
                 raise errors.IncompleteListingError(
@@ -191,4 +194,21 @@ class _Listing:
         if len(self.found) > total:
             raise errors.IncompleteListingError(
                 f"{where}: {len(self.found)} resources listed but totalResults is {total}"
+            )
+
+    def _count_page(self, where: str, total: int, size: int) -> None:
+        if size > self.page_size:
+            raise errors.IncompleteListingError(
+                f"{where}: a page of {size} resources when {self.page_size} were asked for"
+            )
+        self.pages += 1
+        if self.pages == 1 and size:
+            needed = math.ceil(total / size)  # twice that: a server's pages may vary a little
+            self.allowed_pages = min(self.max_pages, 2 * needed)
+        if self.pages >= self.allowed_pages and len(self.found) + size < total:
+            raise errors.IncompleteListingError(
+                f"{where}: {self.pages} pages hold {len(self.found) + size} of {total}"
+                f" resources, and at most {self.allowed_pages} pages are read (twice what"
+                " totalResults needs, and limits.maxPages): the app pages without end"
+                " or serves ever smaller pages"
             )

@@ -9,13 +9,23 @@ bad requests, 429 and 5xx are transient (with Retry-After), 401 and 403 stall th
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 import httpx
 
 from controller import errors
 from reconcilers.base import AppConnection
-from reconcilers.http import ApiSession, RetryPolicy, Sleep, exception_error, status_error
+from reconcilers.bounded import parse_json
+from reconcilers.http import (
+    ApiSession,
+    Parse,
+    RetryPolicy,
+    Sleep,
+    T,
+    exception_error,
+    status_error,
+)
 from reconcilers.zendesk import mapping
 
 MAX_PAGE_SIZE = 100
@@ -28,7 +38,7 @@ def error_for(method: str, path: str, failure: httpx.Response | Exception) -> er
         return exception_error(method, path, failure, unreadable)
     status = failure.status_code
     try:
-        body = failure.json()
+        body = parse_json(failure.content)
     except ValueError:  # Zendesk sends API-level 4xx as text/plain
         body = None
     said = mapping.describe_error(body)
@@ -58,50 +68,70 @@ class ZendeskClient:
             one_write_per_object=True,  # Zendesk limits updates per user; never race them
         )
         self._page_size = max(1, min(connection.page_size, MAX_PAGE_SIZE))
+        self._max_pages = connection.max_pages
 
     async def aclose(self) -> None:
         await self.session.aclose()
 
     async def send(self, method: str, path: str, body: Any = None) -> Any:
         """One request; the decoded JSON body, or None for an empty one (204)."""
-        response = await self.session.request(method, path, json=body)
-        if not response.content:
-            return None
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise self.session.error(method, path, exc) from None
+        return await self.session.fetch(method, path, _as_is, json=body)
+
+    async def read(self, path: str, parse: Parse[T]) -> T:
+        """GET one object and `parse` it; a wrong shape (ValueError) is the app's error."""
+        return await self.session.fetch("GET", path, parse)
 
     async def list_all(self, path: str, key: str) -> list[dict[str, Any]]:
         """Every record at `path` under `key`, page by page; a listing that stops early raises.
 
         The cursor is taken from `meta.after_cursor` and sent to `path` itself, never by following
-        `links.next`, so the token only ever goes to the endpoint policy names.
+        `links.next`, so the token only ever goes to the endpoint policy names. Cursor paging
+        gives no total, so a listing reads at most `max_pages` pages of `page_size` records: an
+        app that says `has_more` for ever costs that much and no more.
         """
         found: list[dict[str, Any]] = []
-        seen: set[Any] = set()
+        seen: set[int | str] = set()
         params: dict[str, Any] = {"page[size]": self._page_size}
-        while True:
+        for _ in range(self._max_pages):
             where = f"GET {path} after {len(found)} records"
-            response = await self.session.request("GET", path, params=params)
-            try:
-                body = response.json()
-            except ValueError as exc:
-                raise self.session.error("GET", path, exc) from None
-            records, meta = body.get(key), body.get("meta")
-            if not isinstance(records, list) or not isinstance(meta, dict):
-                raise errors.IncompleteListingError(f"{where}: no {key!r} list or no meta")
+            records, meta = await self.session.fetch(
+                "GET", path, functools.partial(_page, key, self._page_size), params=params
+            )
             for record in records:
-                record_id = record.get("id") if isinstance(record, dict) else None
-                if record_id is None or record_id in seen:
+                if record["id"] in seen:
                     raise errors.IncompleteListingError(
-                        f"{where}: record {record_id!r} listed twice or without an id"
+                        f"{where}: record {record['id']!r} listed twice"
                     )
-                seen.add(record_id)
+                seen.add(record["id"])
                 found.append(record)
             if not meta.get("has_more"):
                 return found
             cursor = meta.get("after_cursor")
-            if not cursor:
+            if not cursor or not isinstance(cursor, str):
                 raise errors.IncompleteListingError(f"{where}: has_more but no after_cursor")
             params = {"page[size]": self._page_size, "page[after]": cursor}
+        raise errors.IncompleteListingError(
+            f"GET {path}: still has_more after {self._max_pages} pages of up to"
+            f" {self._page_size} records: the app pages without end (or, if it really is that"
+            " large, raise limits.maxPages)"
+        )
+
+
+def _as_is(body: Any) -> Any:
+    return body
+
+
+def _page(key: str, size: int, body: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One page of a cursor listing: its records, each with an id, and its `meta`."""
+    if not isinstance(body, dict):
+        raise ValueError(f"a JSON {type(body).__name__} where an object with {key!r} belongs")
+    records, meta = body.get(key), body.get("meta")
+    if not isinstance(records, list) or not isinstance(meta, dict):
+        raise ValueError(f"no {key!r} list or no meta object")
+    if len(records) > size:
+        raise ValueError(f"{len(records)} {key} on a page when {size} were asked for")
+    for record in records:
+        if not isinstance(record, dict) or not mapping.is_id(record.get("id")):
+            record_id = record.get("id") if isinstance(record, dict) else record
+            raise ValueError(f"a record in {key!r} without a numeric id: {str(record_id)[:40]!r}")
+    return records, meta

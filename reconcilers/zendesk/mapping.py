@@ -12,7 +12,7 @@ account stays, as a returning user needs it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from controller.model import USER_NAME, AccountId, ObservedAccount
 
@@ -28,6 +28,50 @@ class UnknownRoleError(ValueError):
     """Policy names a role that is neither a Zendesk role nor a custom role of this account."""
 
 
+def is_id(value: Any) -> TypeGuard[int]:
+    """Zendesk's ids are integers; anything else (a string, a list, a bool) is not its API."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def custom_roles(body: Any) -> dict[int, str]:
+    """GET /custom_roles as custom_role_id -> name; `ValueError` for any other shape."""
+    listed = body.get("custom_roles") if isinstance(body, Mapping) else None
+    if not isinstance(listed, list):
+        raise ValueError("no 'custom_roles' list")
+    roles: dict[int, str] = {}
+    for role in listed:
+        if not isinstance(role, Mapping) or not is_id(role.get("id")):
+            raise ValueError("a custom role without a numeric id")
+        roles[role["id"]] = str(role.get("name"))
+    return roles
+
+
+def memberships(records: list[dict[str, Any]]) -> dict[tuple[int, int], int]:
+    """Group memberships as (user id, group id) -> membership id; `ValueError` for a record
+    that does not name its user and group by id."""
+    found: dict[tuple[int, int], int] = {}
+    for record in records:
+        user_id, group_id = record.get("user_id"), record.get("group_id")
+        if not is_id(user_id) or not is_id(group_id):
+            raise ValueError(f"group membership {record.get('id')!r} without user_id or group_id")
+        found[user_id, group_id] = record["id"]
+    return found
+
+
+def membership_of(body: Any, group_id: int) -> int | None:
+    """The id of the membership in `group_id` among a user's listed memberships, if any."""
+    listed = body.get("group_memberships") if isinstance(body, Mapping) else None
+    if not isinstance(listed, list):
+        raise ValueError("no 'group_memberships' list")
+    for found in listed:
+        if isinstance(found, Mapping) and found.get("group_id") == group_id:
+            membership = found.get("id")
+            if not is_id(membership):
+                raise ValueError("a group membership without a numeric id")
+            return membership
+    return None
+
+
 def observed_account(user: Mapping[str, Any], custom_roles: CustomRoles) -> ObservedAccount:
     """A listed user as the planner sees it; `ValueError` when it lacks a numeric id.
 
@@ -35,7 +79,7 @@ def observed_account(user: Mapping[str, Any], custom_roles: CustomRoles) -> Obse
     goes by their id, which no policy userName can match, so they are only ever orphans.
     """
     user_id = user.get("id")
-    if not isinstance(user_id, int):
+    if not is_id(user_id):
         raise ValueError(f"a user without a numeric id: id={user_id!r}")
     listed = user.get("email")
     email = listed if isinstance(listed, str) and listed else f"zendesk-user-{user_id}"

@@ -48,11 +48,7 @@ class ZendeskReconciler:
 
     async def _roles(self) -> dict[int, str]:
         if self._custom_roles is None:
-            body = await self._client.send("GET", "/custom_roles")
-            listed = body.get("custom_roles", []) if isinstance(body, dict) else []
-            self._custom_roles = {
-                role["id"]: str(role.get("name")) for role in listed if isinstance(role, dict)
-            }
+            self._custom_roles = await self._client.read("/custom_roles", mapping.custom_roles)
         return self._custom_roles
 
     async def observe(self) -> ObservedApp:
@@ -75,11 +71,10 @@ class ZendeskReconciler:
             accounts = tuple(mapping.observed_account(u, roles.result()) for u in users.result())
         except ValueError as error:
             return ObservedApp(self.app, (), (), error=f"GET /users: {error}")
-        self._memberships = {
-            (m["user_id"], m["group_id"]): m["id"]
-            for m in members.result()
-            if {"user_id", "group_id", "id"} <= m.keys()
-        }
+        try:
+            self._memberships = mapping.memberships(members.result())
+        except ValueError as error:
+            return ObservedApp(self.app, (), (), error=f"GET /group_memberships: {error}")
         by_group: dict[int, set[AccountId]] = {}
         for user_id, group_id in self._memberships:
             by_group.setdefault(group_id, set()).add(AccountId(str(user_id)))
@@ -142,10 +137,10 @@ class ZendeskReconciler:
     async def _remove_membership(self, user_id: int, group_id: int) -> None:
         membership = self._memberships.get((user_id, group_id))
         if membership is None:  # not seen while observing: ask for this user's memberships
-            body = await self._client.send("GET", f"/users/{user_id}/group_memberships")
-            for found in body.get("group_memberships", []) if isinstance(body, dict) else []:
-                if found.get("group_id") == group_id:
-                    membership = found.get("id")
+            membership = await self._client.read(
+                f"/users/{user_id}/group_memberships",
+                lambda body: mapping.membership_of(body, group_id),
+            )
         if membership is None:
             return  # already gone: the plan's end state holds
         await self._client.send("DELETE", f"/group_memberships/{membership}")

@@ -1,0 +1,123 @@
+"""Reading an app's response within a size bound, and its JSON within a nesting bound.
+
+An app's body is untrusted: a 2 MB gzip body can inflate to gigabytes, and JSON nested 100,000
+deep makes Python's parser raise RecursionError rather than ValueError. httpx decodes a whole
+raw chunk at once (64 KiB of gzip can be 64 MiB of output), so the body is read raw here and
+inflated with zlib's `max_length` a slice at a time, never holding more than the bound. Every
+refusal is a `BodyError` or `ValueError`, which `reconcilers.http.ApiSession` turns into the
+app's own error.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+MIB = 1024 * 1024
+_SLICE = MIB
+"""The most zlib inflates at once: its output buffer, not the body, sets the step's memory."""
+_DROPPED_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
+
+
+class BodyError(Exception):
+    """The response body could not be taken whole and sound: too large, or badly encoded."""
+
+
+class TooLargeError(BodyError):
+    """The body (decompressed, or raw) is larger than the app's bound."""
+
+
+class _Inflater:
+    """Decodes one Content-Encoding with a cap on its output; identity passes through."""
+
+    def __init__(self, encoding: str) -> None:
+        coding = encoding.strip().lower()
+        if coding in ("", "identity"):
+            self._zlib = None
+        elif coding in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        elif coding == "deflate":
+            self._zlib = zlib.decompressobj()
+        else:  # we only ever ask for gzip and deflate (ApiSession's Accept-Encoding)
+            raise BodyError(f"unsupported Content-Encoding {encoding!r}")
+        self._raw_deflate_tried = coding != "deflate"  # the fallback below is for deflate
+
+    def feed(self, data: bytes, room: int) -> Iterator[bytes]:
+        """Decoded `data` in slices of at most 1 MiB, stopping once more than `room` came."""
+        if self._zlib is None:
+            yield data
+            return
+        while data and room >= 0:
+            try:
+                piece = self._zlib.decompress(data, min(room + 1, _SLICE))
+            except zlib.error as error:
+                if self._raw_deflate_tried:
+                    raise BodyError(f"the body is not valid compressed data: {error}") from None
+                # Some servers send raw deflate without the zlib header (httpx tolerates it).
+                self._raw_deflate_tried = True
+                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+                continue
+            self._raw_deflate_tried = True  # the stream's form is settled by its first bytes
+            data = self._zlib.unconsumed_tail
+            room -= len(piece)
+            yield piece
+
+
+async def read_body(response: httpx.Response, max_bytes: int) -> bytes:
+    """The decoded body of a streamed `response`; `TooLargeError` past `max_bytes`.
+
+    Raw bytes count against the bound too, so bytes after the end of a compressed stream
+    cannot pile up either.
+    """
+    if response.is_stream_consumed:  # an event hook read it already
+        if len(response.content) > max_bytes:
+            raise TooLargeError(_too_large(max_bytes))
+        return response.content
+    inflater = _Inflater(response.headers.get("content-encoding", ""))
+    parts: list[bytes] = []
+    raw = decoded = 0
+    async for chunk in response.aiter_raw():
+        raw += len(chunk)
+        for piece in inflater.feed(chunk, max_bytes - decoded):
+            decoded += len(piece)
+            parts.append(piece)
+        if raw > max_bytes or decoded > max_bytes:
+            parts.clear()  # not kept alive by the traceback while the request is retried
+            raise TooLargeError(_too_large(max_bytes))
+    return b"".join(parts)
+
+
+def _too_large(max_bytes: int) -> str:
+    return f"the body is larger than {max_bytes / MIB:g} MiB (limits.maxResponseMib)"
+
+
+def settled(response: httpx.Response, body: bytes) -> httpx.Response:
+    """A complete, decoded copy of a streamed response, for code that reads `.content`."""
+    headers = [(k, v) for k, v in response.headers.multi_items() if k not in _DROPPED_HEADERS]
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=body,
+        request=response.request,
+        extensions=response.extensions,
+    )
+
+
+def parse_json(content: bytes) -> Any:
+    """The JSON value of a body, None for an empty one; `ValueError` for anything else.
+
+    Nesting is bounded by Python's recursion limit: deeper JSON raises RecursionError in the
+    parser, which is reported here as the malformed body it is.
+    """
+    if not content.strip():
+        return None
+    try:
+        return json.loads(content)
+    except RecursionError:
+        raise ValueError("the body is JSON nested too deeply to be an API response") from None
+    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError alike
+        raise ValueError(f"the body is not JSON: {error}") from None
