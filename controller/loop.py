@@ -19,8 +19,9 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from controller import approving
 from controller.cycle import Cycle
-from controller.engine import Engine
+from controller.engine import Engine, utc_now
 from controller.executor import Outcome
 from controller.http import Health
 from controller.journal import JOURNAL_FILE, SqliteJournal
@@ -163,9 +164,14 @@ class Controller:
             )
 
         try:
+            approved = approving.pending(self._journal, now=utc_now())  # `provisioner approve`
             cycle = await running.apply(
-                await running.plan(), on_outcome=on_outcome, trigger="+".join(kinds)[:32]
+                await running.plan(approved=approving.grants(approved)),
+                on_outcome=on_outcome,
+                trigger="+".join(kinds)[:32],
             )
+            for taken in approving.consume(self._journal, cycle, approved, now=utc_now()):
+                log.info("approval consumed", **approving.fields(taken))
         except Exception:  # one bad cycle must not end the controller
             log.exception("cycle failed")
             for app in running.apps:
