@@ -190,7 +190,8 @@ class Controller:
             log.warning("source not trusted: nothing deprovisioned", reason=cycle.verdict.reason)
         for app in cycle.apps:
             report = app.report
-            ok = app.plan.error is None and not (report is not None and report.failed)
+            ok = app.plan.error is None and not app.plan.conflicts
+            ok = ok and not (report is not None and report.failed)
             self.health.app_reconciled(app.app, ok=ok, now=now)
             log.info(
                 "app reconciled",
@@ -200,6 +201,7 @@ class Controller:
                 operations=len(app.plan.operations),
                 blocked=len(app.plan.blocked),
                 blocked_reason=app.plan.blocked_reason,
+                conflicts=list(app.plan.conflicts) or None,  # a group held twice: a person's job
                 drift={kind.value: n for kind, n in app.plan.drift.items() if n},
                 failed=report.count("error") if report else 0,
                 observe_only=app.observe_only,
