@@ -184,7 +184,7 @@ class Engine:
                 accounts=len(seen.accounts),
                 safety=spec.safety,
                 allow_deprovisions=self.allow_deprovisions or approved_by is not None,
-                allowed_by=guard.ALLOW_FLAG if self.allow_deprovisions else str(approved_by),
+                allowed_by=approved_by or guard.ALLOW_FLAG,
             )
         managed = frozenset(
             a.id for a in seen.accounts if spec.prune or a.external_id in want.known_source_ids

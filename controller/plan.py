@@ -6,6 +6,8 @@ differences come from deepdiff over the owned attributes only (those the policy 
 and email compare case-insensitively, as the apps do. Nothing destructive (suspend, delete,
 remove_member) is planned when the source read was incomplete, and nothing at all when the app's
 own listing failed. Operations come out in `OpKind` order, so that each can succeed.
+Groups are tracked by id: a managed group the app holds twice under one name is a conflict
+(`Plan.conflicts`), and no membership of any copy is changed, nor a third copy created.
 """
 
 from __future__ import annotations
