@@ -6,6 +6,11 @@ removed a demoted nurse from it and kept her in the other, while `plan` said in 
 
 from __future__ import annotations
 
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from controller import plan
 from controller.model import AccountId, AppName, ObservedApp, ObservedGroup
 from controller.operations import OpKind
@@ -70,3 +75,40 @@ def test_a_single_group_is_changed_by_its_own_id() -> None:
         "ward-admins",
         "g7",
     )
+
+
+NAMES = ("ward-staff", "ward-admins", "pharmacy")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    copies=st.fixed_dictionaries({name: st.integers(0, 3) for name in NAMES}),
+    memberships=st.lists(st.sets(st.sampled_from(NAMES)), min_size=2, max_size=2),
+    granted=st.lists(st.sets(st.sampled_from(NAMES)), min_size=3, max_size=3),
+    seed=st.randoms(use_true_random=False),
+)
+def test_no_plan_touches_a_name_held_twice(
+    copies: dict[str, int],
+    memberships: list[set[str]],
+    granted: list[set[str]],
+    seed: Any,
+) -> None:
+    groups = []
+    for name, count in copies.items():
+        for copy in range(count):
+            members = [m for m, held in zip("12", memberships, strict=True) if name in held]
+            kept = [m for m in members if seed.random() < 0.7]  # copies can differ
+            groups.append(group(f"{name}-{copy}", name, *kept))
+    wanted = desired_app(
+        desired_account("005A", "nurse@x", groups=frozenset(granted[0])),
+        desired_account("005B", "other@x", groups=frozenset(granted[1])),
+        desired_account("005C", "new@x", groups=frozenset(granted[2])),
+        groups=frozenset(NAMES),
+    )
+    result = plan.compute(wanted, app_with(*groups), match=MATCH)
+    doubled = {name for name, count in copies.items() if count > 1}
+    assert not [op for op in result.operations if op.group in doubled]
+    assert {c.split(":")[0].removeprefix("group ") for c in result.conflicts} == doubled
+    assert not (doubled and result.in_sync)
+    created = [op.group for op in result.operations if op.kind is OpKind.CREATE_GROUP]
+    assert all(copies[name] == 0 for name in created)
