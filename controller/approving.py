@@ -84,3 +84,15 @@ def fields(taken: Consumed) -> dict[str, object]:
         "released": taken.released,
         "journal_cycle": taken.cycle_id,
     }
+
+
+def sentence(taken: Consumed) -> str:
+    """The same, for a person (`apply` prints it)."""
+    done = (
+        f"released {taken.released} held deprovisions of {taken.approval.app}"
+        if taken.released
+        else f"nothing of {taken.approval.app} was held; the approval is used up all the same"
+    )
+    return (
+        f"Approval consumed: {taken.approval.describe()}, journal cycle {taken.cycle_id}: {done}."
+    )

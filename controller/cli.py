@@ -222,7 +222,7 @@ async def _apply_journaled(
             cycle, on_outcome=lambda outcome: typer.echo(render.outcome_line(outcome))
         )
         for taken in approving.consume(journal, applied, approved, now=engine.utc_now()):
-            typer.echo(f"approval consumed: {approving.fields(taken)}")
+            typer.echo(approving.sentence(taken))
         return applied
 
 

@@ -64,10 +64,8 @@ def test_an_approval_that_finds_nothing_held_is_used_up_not_kept(limited: World)
     assert "held nothing; the next cycle uses this approval up" in early.stderr
     quiet = limited.cli("apply")
     assert quiet.returncode == 0
-    assert (
-        "approval consumed: {'app': 'tool', 'approval': 1, 'approved_by': 'alice'" in quiet.stdout
-    )
-    assert "'released': 0" in quiet.stdout
+    expected = "Approval consumed: approval #1 by alice, journal cycle 2: nothing of tool was held"
+    assert expected in quiet.stdout
 
     leave(limited, 1, 4, 7)  # a later batch, over maxDeprovisionsPerRun 2: held, not released
     held = limited.cli("apply")
@@ -78,7 +76,8 @@ def test_an_approval_that_finds_nothing_held_is_used_up_not_kept(limited: World)
     assert "held 3 operations" in approved.stdout
     released = limited.cli("apply")
     assert released.returncode == 0, released.stdout + released.stderr
-    assert "'approved_by': 'bob', 'reason': 'TICKET-9', 'released': 3" in released.stdout
+    expected = "approval #2 by bob: TICKET-9, journal cycle 4: released 3 held deprovisions of tool"
+    assert expected in released.stdout
     assert active(limited, 1, 4, 7) == [False, False, False]
     assert open_approvals(limited) == []
 
@@ -93,7 +92,7 @@ def test_an_approval_never_lifts_the_source_guard_and_waits_for_a_trusted_read(
 
     untrusted = limited.cli("apply")
     assert untrusted.returncode == 1 and "SAFETY: active users dropped" in untrusted.stdout
-    assert "approval consumed" not in untrusted.stdout
+    assert "Approval consumed" not in untrusted.stdout
     assert all(active(limited, *range(1, 31, 3)))
     assert open_approvals(limited) == [(1, "alice")]
 
@@ -103,7 +102,8 @@ def test_an_approval_never_lifts_the_source_guard_and_waits_for_a_trusted_read(
     limited.write_users(users)
     released = limited.cli("apply")
     assert released.returncode == 0, released.stdout + released.stderr
-    assert "'approved_by': 'alice', 'reason': '', 'released': 3" in released.stdout
+    assert "Approval consumed: approval #1 by alice, journal cycle" in released.stdout
+    assert "released 3 held deprovisions of tool" in released.stdout
     assert active(limited, 1, 4, 7) == [False, False, False]
 
 
