@@ -249,9 +249,9 @@ class Engine:
 
     async def plan(self, *, approved: Mapping[AppName, str] | None = None) -> Cycle:
         """Read, evaluate, observe, plan and guard every app; writes nothing anywhere."""
-        # The state is read afresh (in plan_observed): an operator's `apply
-        # --allow-deprovisions` beside a running controller records the new trusted source
-        # size, and this process must not overwrite it.
+        # The state is read afresh (in plan_observed). No `apply` runs beside a controller
+        # any more (controller.writer_lock), but reading afresh keeps a long-lived engine
+        # from acting on what an earlier writer of the state directory left.
         return self.plan_observed(*await self.observe(), approved=approved)
 
     async def apply(
