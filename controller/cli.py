@@ -17,8 +17,9 @@ from typing import Annotated
 import typer
 from pydantic import TypeAdapter
 
-from controller import demo as demo_story
 from controller import (
+    approve_command,
+    approving,
     diff_command,
     engine,
     errors,
@@ -29,14 +30,22 @@ from controller import (
     run_command,
     runtime,
 )
+from controller import demo as demo_story
 from controller.cycle import Cycle
 from controller.engine import Engine
 from controller.journal import JOURNAL_FILE, SqliteJournal
-from controller.options import PolicyOption, RetentionOption, StateOption, default_state_dir
+from controller.options import (
+    LockTimeoutOption,
+    PolicyOption,
+    RetentionOption,
+    StateOption,
+    default_state_dir,
+)
 from controller.policy import Policy
 from controller.policy.feed import DirectoryFeed
 from controller.policy.schema import Document
 from controller.state import StateStore
+from controller.writer_lock import Holder, LockHeld, WriterLock, acquire
 from reconcilers import REGISTRY
 
 EXIT_IN_SYNC, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
@@ -86,6 +95,22 @@ def _check_apps(policy: Policy, only: list[str] | None) -> None:
         known = ", ".join(sorted(policy.apps))
         typer.echo(f"error: no app named {', '.join(unknown)}; the policy has: {known}", err=True)
         raise typer.Exit(EXIT_ERROR)
+
+
+def writer_lock_or_exit(state_dir: Path, command: str, timeout: float) -> WriterLock:
+    """The state directory's writer lock, waited for up to `timeout` s; else exit 1."""
+
+    def waiting(holder: Holder | None) -> None:
+        who = holder.describe() if holder else "another writer"
+        typer.echo(f"waiting up to {timeout:g} s for the writer lock: {who} holds it", err=True)
+
+    try:
+        return acquire(
+            state_dir, command=f"provisioner {command}", timeout=timeout, on_wait=waiting
+        )
+    except LockHeld as refused:
+        typer.echo(f"error: {refused}", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
 
 
 async def _plan(policy: Policy, only: list[str] | None, state_dir: Path | None) -> Cycle:
@@ -188,13 +213,17 @@ async def _apply_journaled(
         journal=journal,
         journal_retention_days=retention_days,
     ) as running:
-        cycle = await running.plan()
+        approved = approving.pending(journal, now=engine.utc_now())  # `provisioner approve`
+        cycle = await running.plan(approved=approving.grants(approved))
         typer.echo(render.plan_text(cycle))
         if any(app.plan.operations and not app.observe_only for app in cycle.apps):
             typer.echo("\nApplying:")
-        return await running.apply(
+        applied = await running.apply(
             cycle, on_outcome=lambda outcome: typer.echo(render.outcome_line(outcome))
         )
+        for taken in approving.consume(journal, applied, approved, now=engine.utc_now()):
+            typer.echo(approving.sentence(taken))
+        return applied
 
 
 @app.command()
@@ -215,12 +244,18 @@ def apply(
     ] = False,
     state_dir: StateOption = None,
     journal_retention_days: RetentionOption = 400,
+    lock_timeout: LockTimeoutOption = 0.0,
 ) -> None:
     """Converge every app once: plan, then carry the plan out, printing each operation.
 
     Safety guards hold deprovisions when the source read cannot be trusted or when an app
     would lose more accounts than its policy allows in one run; creates and updates still go.
     Exits 0 when everything succeeded, 1 when anything failed, could not be read, or was held.
+
+    One writer per state directory: `apply` holds its writer.lock for the run, and refuses
+    (exit 1, naming the holder) while a controller (`provisioner run`) or another `apply`
+    holds it, after waiting up to --lock-timeout. Beside a running controller, release held
+    deprovisions with `provisioner approve --app APP` instead.
     """
     loaded = _load_or_exit(policy)
     _check_apps(loaded, only)
@@ -228,15 +263,16 @@ def apply(
         typer.echo(
             "warning: --allow-deprovisions: deprovision limits are lifted for this run", err=True
         )
-    cycle = asyncio.run(
-        _apply(
-            loaded,
-            only,
-            state_dir,
-            allow_deprovisions=allow_deprovisions,
-            retention_days=journal_retention_days,
+    with writer_lock_or_exit(state_dir or default_state_dir(), "apply", lock_timeout):
+        cycle = asyncio.run(
+            _apply(
+                loaded,
+                only,
+                state_dir,
+                allow_deprovisions=allow_deprovisions,
+                retention_days=journal_retention_days,
+            )
         )
-    )
     reports = [app.report for app in cycle.apps if app.report is not None]
     if reports:
         typer.echo("")
@@ -253,6 +289,7 @@ def apply(
 
 
 app.command()(run_command.run)
+app.command()(approve_command.approve)
 app.command()(diff_command.diff)
 app.command()(journal_commands.history)
 report = typer.Typer(help="Reports from the journal, for auditors.", no_args_is_help=True)

@@ -28,8 +28,9 @@ ENVIRONMENT_ONLY = (
 )
 COMMANDS = {
     "policy_dir": "all but `schema` and `demo`",
-    "state_dir": "`apply`, `run`; read by `plan`, `diff`, `history`, `report`",
+    "state_dir": "`apply`, `run`, `approve`; read by `plan`, `diff`, `history`, `report`",
     "journal_retention_days": "`apply`, `run`",
+    "lock_timeout_seconds": "`apply`, `run`",
 }
 
 

@@ -30,12 +30,14 @@ class AppCycle:
 
         Blocked when a guard held operations: too many deprovisions, or an untrusted source
         read (the planner then holds every removal in `plan.blocked`). Error when the app
-        could not be observed or any operation failed.
+        could not be observed, holds a managed group twice under one name, or any operation
+        failed.
         """
         if self.plan.blocked:
             return "blocked"
         failed = self.report is not None and self.report.count(executor.ERROR)
-        return "error" if self.plan.error is not None or failed else "success"
+        broken = self.plan.error is not None or bool(self.plan.conflicts)
+        return "error" if broken or failed else "success"
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ class Cycle:
     evaluation: desired.Evaluation
     verdict: guard.SourceVerdict
     apps: tuple[AppCycle, ...]
+    journal_cycle_id: int | None = None
+    """The journal's id of this cycle once applied with a journal; None before, or without."""
 
     @property
     def in_sync(self) -> bool:
@@ -58,6 +62,8 @@ class Cycle:
     @property
     def failed(self) -> bool:
         return not self.source.ok or any(
-            app.plan.error is not None or (app.report is not None and app.report.failed)
+            app.plan.error is not None
+            or bool(app.plan.conflicts)  # a group conflict needs a person: not converged
+            or (app.report is not None and app.report.failed)
             for app in self.apps
         )

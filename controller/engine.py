@@ -184,7 +184,13 @@ class Engine:
         )
 
     def _plan_app(
-        self, want: DesiredApp, seen: ObservedApp, *, trusted: bool, now: datetime.datetime
+        self,
+        want: DesiredApp,
+        seen: ObservedApp,
+        *,
+        trusted: bool,
+        now: datetime.datetime,
+        approved_by: str | None = None,
     ) -> AppCycle:
         spec = self.policy.apps[want.app]
         want = dataclasses.replace(want, source_complete=want.source_complete and trusted)
@@ -201,7 +207,8 @@ class Engine:
                 planned,
                 accounts=len(seen.accounts),
                 safety=spec.safety,
-                allow_deprovisions=self.allow_deprovisions,
+                allow_deprovisions=self.allow_deprovisions or approved_by is not None,
+                allowed_by=approved_by or guard.ALLOW_FLAG,
             )
         managed = frozenset(
             a.id for a in seen.accounts if spec.prune or a.external_id in want.known_source_ids
@@ -209,11 +216,17 @@ class Engine:
         return AppCycle(want.app, planned, seen, managed, observe_only=spec.mode == "observe")
 
     def _plan_app_alone(
-        self, want: DesiredApp, seen: ObservedApp, trusted: bool, now: datetime.datetime
+        self,
+        want: DesiredApp,
+        seen: ObservedApp,
+        *,
+        trusted: bool,
+        now: datetime.datetime,
+        approved_by: str | None = None,
     ) -> AppCycle:
         """`_plan_app`, where an exception is this app's plan error and no other app's."""
         try:
-            return self._plan_app(want, seen, trusted=trusted, now=now)
+            return self._plan_app(want, seen, trusted=trusted, now=now, approved_by=approved_by)
         except Exception as error:  # one app's fault stays that app's
             failed = Plan(want.app, (), {}, error=f"could not be planned: {_unexpected(error)}")
             return AppCycle(want.app, failed, seen)
@@ -246,24 +259,40 @@ class Engine:
         known.update(zip(missing, found, strict=True))
         return got, {name: known[name] for name in self.apps}
 
-    def plan_observed(self, read: SourceRead, observed: Mapping[AppName, ObservedApp]) -> Cycle:
-        """Evaluate, plan and guard every app over what `observe` saw; pure but for the clock."""
+    def plan_observed(
+        self,
+        read: SourceRead,
+        observed: Mapping[AppName, ObservedApp],
+        *,
+        approved: Mapping[AppName, str] | None = None,
+    ) -> Cycle:
+        """Evaluate, plan and guard every app over what `observe` saw; pure but for the clock.
+
+        `approved` names, by app, an operator's one-time approval (`provisioner approve`): the
+        per-run deprovision limits do not hold that app this once. Rules 1-3 still do."""
+        approved = approved or {}
         self.state = self.state_store.load()
         now = self.clock()
         evaluation = desired.evaluate(self.policy, read, now=now)
         verdict = self._verdict(read, evaluation)
         cycles = tuple(
-            self._plan_app_alone(evaluation.apps[name], observed[name], verdict.trusted, now)
+            self._plan_app_alone(
+                evaluation.apps[name],
+                observed[name],
+                trusted=verdict.trusted,
+                now=now,
+                approved_by=approved.get(name),
+            )
             for name in self.apps
         )
         return Cycle(self.policy.revision, read, evaluation, verdict, cycles)
 
-    async def plan(self) -> Cycle:
+    async def plan(self, *, approved: Mapping[AppName, str] | None = None) -> Cycle:
         """Read, evaluate, observe, plan and guard every app; writes nothing anywhere."""
-        # The state is read afresh (in plan_observed): an operator's `apply
-        # --allow-deprovisions` beside a running controller records the new trusted source
-        # size, and this process must not overwrite it.
-        return self.plan_observed(*await self.observe())
+        # The state is read afresh (in plan_observed). No `apply` runs beside a controller
+        # any more (controller.writer_lock), but reading afresh keeps a long-lived engine
+        # from acting on what an earlier writer of the state directory left.
+        return self.plan_observed(*await self.observe(), approved=approved)
 
     async def apply(
         self,
@@ -319,7 +348,8 @@ class Engine:
                 apps=((a.app, _app_result(a)) for a in applied),
             )
         self._remember(cycle, applied)
-        return dataclasses.replace(cycle, apps=tuple(applied))
+        journaled = record.cycle_id if record is not None else None
+        return dataclasses.replace(cycle, apps=tuple(applied), journal_cycle_id=journaled)
 
     def _remember(self, cycle: Cycle, applied: Sequence[AppCycle]) -> None:
         now = self.clock()

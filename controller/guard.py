@@ -17,6 +17,7 @@ from controller.operations import Plan
 from controller.policy.schema import SafetySpec
 
 OVERRIDE = "provisioner apply --allow-deprovisions"
+ALLOW_FLAG = "--allow-deprovisions"
 
 
 @dataclass(frozen=True)
@@ -81,24 +82,45 @@ def deprovision_limit_exceeded(count: int, accounts: int, safety: SafetySpec) ->
 
 
 def hold_deprovisions(
-    plan: Plan, *, accounts: int, safety: SafetySpec, allow_deprovisions: bool
+    plan: Plan,
+    *,
+    accounts: int,
+    safety: SafetySpec,
+    allow_deprovisions: bool,
+    allowed_by: str = ALLOW_FLAG,
 ) -> Plan:
     """The plan with every suspend and delete held when there are too many for one run.
 
     Creates, updates and memberships still proceed. `allow_deprovisions` is the operator's
-    one-time override; the plan then says it was used.
+    one-time override (`allowed_by` names it: the flag, or an approval); the plan then says it
+    was used, and so does the reason of every deprovision it let through (journaled with it).
     """
     destructive = [op for op in plan.operations if op.kind.destructive]
     reason = deprovision_limit_exceeded(len(destructive), accounts, safety)
     if reason is None:
         return plan
     if allow_deprovisions:
-        note = f"{reason}; allowed once by --allow-deprovisions"
-        return dataclasses.replace(plan, notes=(*plan.notes, note))
+        allowed = f"allowed once by {allowed_by}"
+        operations = tuple(
+            dataclasses.replace(op, reason=f"{op.reason}; {reason}, {allowed}")
+            if op.kind.destructive
+            else op
+            for op in plan.operations
+        )
+        return dataclasses.replace(
+            plan,
+            operations=operations,
+            notes=(*plan.notes, f"{reason}; {allowed}"),
+            released_by=allowed_by,
+        )
     kept = tuple(op for op in plan.operations if not op.kind.destructive)
+    release = (
+        f"review them, then allow them once: `provisioner approve --app {plan.app}` (a running "
+        f"controller releases them in its next cycle), or `{OVERRIDE}` when none runs"
+    )
     return dataclasses.replace(
         plan,
         operations=kept,
         blocked=(*plan.blocked, *destructive),
-        blocked_reason=f"{reason}; review them, then run `{OVERRIDE}` to allow them once",
+        blocked_reason=f"{reason}; {release}",
     )

@@ -19,8 +19,9 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from controller import approving
 from controller.cycle import Cycle
-from controller.engine import Engine
+from controller.engine import Engine, utc_now
 from controller.executor import Outcome
 from controller.http import Health
 from controller.journal import JOURNAL_FILE, SqliteJournal
@@ -163,9 +164,14 @@ class Controller:
             )
 
         try:
+            approved = approving.pending(self._journal, now=utc_now())  # `provisioner approve`
             cycle = await running.apply(
-                await running.plan(), on_outcome=on_outcome, trigger="+".join(kinds)[:32]
+                await running.plan(approved=approving.grants(approved)),
+                on_outcome=on_outcome,
+                trigger="+".join(kinds)[:32],
             )
+            for taken in approving.consume(self._journal, cycle, approved, now=utc_now()):
+                log.info("approval consumed", **approving.fields(taken))
         except Exception:  # one bad cycle must not end the controller
             log.exception("cycle failed")
             for app in running.apps:
@@ -188,7 +194,8 @@ class Controller:
             log.warning("source not trusted: nothing deprovisioned", reason=cycle.verdict.reason)
         for app in cycle.apps:
             report = app.report
-            ok = app.plan.error is None and not (report is not None and report.failed)
+            ok = app.plan.error is None and not app.plan.conflicts
+            ok = ok and not (report is not None and report.failed)
             self.health.app_reconciled(app.app, ok=ok, now=now)
             log.info(
                 "app reconciled",
@@ -198,6 +205,7 @@ class Controller:
                 operations=len(app.plan.operations),
                 blocked=len(app.plan.blocked),
                 blocked_reason=app.plan.blocked_reason,
+                conflicts=list(app.plan.conflicts) or None,  # a group held twice: a person's job
                 drift={kind.value: n for kind, n in app.plan.drift.items() if n},
                 failed=report.count("error") if report else 0,
                 observe_only=app.observe_only,

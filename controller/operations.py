@@ -117,10 +117,18 @@ class Plan:
     """Operations a safety guard holds this run: shown, counted, never applied."""
     blocked_reason: str | None = None
     """Why `blocked` is held, and how to release it, in words for the operator."""
+    released_by: str | None = None
+    """Who let deprovisions over the per-run limits through once (an operator's approval, or
+    --allow-deprovisions); None when no override was used."""
+    conflicts: tuple[str, ...] = ()
+    """Managed groups the app holds more than once under one name, in words: no membership of
+    either copy is changed until a person removes or renames one (never half-managed)."""
 
     @property
     def in_sync(self) -> bool:
-        return not self.operations and not self.blocked and self.error is None
+        return (
+            not self.operations and not self.blocked and self.error is None and not self.conflicts
+        )
 
 
 @dataclass(frozen=True)

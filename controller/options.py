@@ -40,3 +40,4 @@ DEFAULTS = LoopSettings()
 PolicyOption = Annotated[Path, setting_option("policy_dir", "-p")]
 StateOption = Annotated[Path | None, setting_option("state_dir")]
 RetentionOption = Annotated[int, setting_option("journal_retention_days")]
+LockTimeoutOption = Annotated[float, setting_option("lock_timeout_seconds")]

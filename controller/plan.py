@@ -6,7 +6,9 @@ differences come from deepdiff over the owned attributes only (those the policy 
 and email compare case-insensitively, as the apps do. Nothing destructive (suspend, delete,
 remove_member) is planned when the source read was incomplete, and nothing at all when the app's
 own listing failed, nor for the accounts of quarantined source users. Operations come out in
-`OpKind` order, so that each can succeed.
+`OpKind` order, so that each can succeed. Groups are tracked by id: a managed group the app
+holds twice under one name is a conflict (`Plan.conflicts`), and no membership of any copy is
+changed, nor a third copy created.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from controller.model import (
     DesiredApp,
     ObservedAccount,
     ObservedApp,
+    ObservedGroup,
     SourceUserId,
 )
 from controller.operations import ORDER, Change, DriftKind, Operation, OpKind, Orphan, Plan
@@ -86,10 +89,19 @@ class _Builder:
         self.app = desired.app
         self.operations: list[Operation] = []
         self.drift: Counter[DriftKind] = Counter()
-        self.group_ids = {group.name: group.id for group in observed.groups}
-        self.members: dict[str, frozenset[AccountId]] = {
-            group.name: group.members for group in observed.groups
+        copies: dict[str, list[ObservedGroup]] = {}
+        for group in sorted(observed.groups, key=lambda g: g.id):
+            copies.setdefault(group.name, []).append(group)
+        self.groups = {name: found[0] for name, found in copies.items() if len(found) == 1}
+        """Groups by name, where the name is the app's only group of that name."""
+        self.conflicted = {
+            name: tuple(found)
+            for name, found in copies.items()
+            if len(found) > 1 and name in desired.managed_groups
         }
+        """Managed group names the app holds more than once (issue 15: two `ward-admins`, a
+        demoted nurse removed from one and kept in the other): left alone, reported."""
+        self.managed = desired.managed_groups - self.conflicted.keys()
         self.held: list[Operation] = []
 
     def add(self, operation: Operation) -> None:
@@ -121,15 +133,15 @@ class _Builder:
             self.add(self._op(OpKind.ACTIVATE, wanted, account.id))
         elif not wanted.active:
             self.deprovision(account, wanted.source_id, wanted.reason)
-        current = {name for name, ids in self.members.items() if account.id in ids}
+        current = {name for name, group in self.groups.items() if account.id in group.members}
         self.memberships(wanted, account.id, current)
 
     def memberships(
         self, wanted: DesiredAccount | None, account_id: AccountId | None, current: set[str]
     ) -> None:
         """Add and remove memberships of managed groups only; other groups are not ours."""
-        want = set(wanted.groups) if wanted is not None else set()
-        have = current & self.desired.managed_groups
+        want = set(wanted.groups) - self.conflicted.keys() if wanted is not None else set()
+        have = current & self.managed
         if want != have and account_id is not None:
             self.drift[DriftKind.GROUPS] += 1
         for group in sorted(want - have):
@@ -143,9 +155,9 @@ class _Builder:
         source_id = SourceUserId(account.external_id or "")
         self.deprovision(account, source_id, "no access rule grants this app any more")
         groups = sorted(
-            g
-            for g, ids in self.members.items()
-            if account.id in ids and g in self.desired.managed_groups
+            name
+            for name, group in self.groups.items()
+            if account.id in group.members and name in self.managed
         )
         if groups:
             self.drift[DriftKind.GROUPS] += 1  # drift counts accounts, not memberships
@@ -157,7 +169,7 @@ class _Builder:
                     user_name=name,
                     account_id=account.id,
                     group=group,
-                    group_id=self.group_ids[group],
+                    group_id=self.groups[group].id,
                     reason="no access rule grants this group any more",
                 )
             )
@@ -226,13 +238,14 @@ class _Builder:
             source_id=wanted.source_id if wanted else None,
             account_id=account_id,
             group=group,
-            group_id=self.group_ids.get(group),
+            group_id=self.groups[group].id if group in self.groups else None,
             reason=f"{verb} by {wanted.reason}" if wanted else verb,
         )
 
     def missing_groups(self) -> None:
         needed = {op.group for op in self.operations if op.kind is OpKind.ADD_MEMBER}
-        for group in sorted(name for name in needed if name and name not in self.group_ids):
+        exist = self.groups.keys() | self.conflicted.keys()  # never a third copy
+        for group in sorted(name for name in needed if name and name not in exist):
             self.operations.append(
                 Operation(OpKind.CREATE_GROUP, self.app, group=group, reason="granted by policy")
             )
@@ -288,6 +301,9 @@ def compute(
         Orphan(account.id, account.user_name, account.active)
         for account in sorted(links.orphans, key=lambda a: a.user_name)
     )
+    conflicts = tuple(
+        group_conflict(name, copies) for name, copies in sorted(builder.conflicted.items())
+    )
     drift = {kind: builder.drift.get(kind, 0) for kind in DriftKind}
     return Plan(
         desired.app,
@@ -297,4 +313,14 @@ def compute(
         notes=tuple(notes),
         blocked=tuple(sorted(builder.held, key=lambda op: ORDER[op.kind])),
         blocked_reason=SOURCE_UNTRUSTED if builder.held else None,
+        conflicts=conflicts,
+    )
+
+
+def group_conflict(name: str, copies: Sequence[ObservedGroup]) -> str:
+    """A managed group held more than once under one name, in words for the operator."""
+    each = ", ".join(f"id {group.id}: {len(group.members)} members" for group in copies)
+    return (
+        f"group {name}: {len(copies)} groups in the app have this name ({each}); no membership "
+        "of any of them is changed until a person deletes or renames all but one in the app"
     )

@@ -55,7 +55,10 @@ def _operation_lines(operation: Operation) -> list[str]:
 
 def summary(plan: Plan) -> str:
     counts = Counter(operation.kind.value for operation in plan.operations)
-    return ", ".join(f"{count} {kind}" for kind, count in counts.items()) or "in sync"
+    done = ", ".join(f"{count} {kind}" for kind, count in counts.items())
+    if plan.conflicts:  # never "in sync" while a group is held twice under one name
+        return ", ".join(filter(None, (done, count(len(plan.conflicts), "group conflict"))))
+    return done or "in sync"
 
 
 def quarantine_lines(cycle: Cycle) -> list[str]:
@@ -98,6 +101,7 @@ def plan_text(cycle: Cycle) -> str:
         if plan.blocked:
             lines.append(f"  BLOCKED {len(plan.blocked)}: {plan.blocked_reason}")
             lines.extend(f"  !{operation_line(op)[3:]}" for op in plan.blocked)
+        lines.extend(f"  CONFLICT {conflict}" for conflict in plan.conflicts)
         drift = ", ".join(f"{kind.value} {n}" for kind, n in plan.drift.items() if n)
         if drift:
             lines.append(f"  drift: {drift}")
@@ -108,9 +112,13 @@ def plan_text(cycle: Cycle) -> str:
         lines.append("")
     total = sum(len(app.plan.operations) for app in cycle.apps)
     held = sum(len(app.plan.blocked) for app in cycle.apps)
-    if total or held:
+    conflicts = sum(len(app.plan.conflicts) for app in cycle.apps)
+    if total or held or conflicts:
         line = f"Plan: {count(total, 'operation')} in {count(len(cycle.apps), 'app')}"
-        lines.append(f"{line}, {held} blocked by safety guards." if held else f"{line}.")
+        line = f"{line}, {held} blocked by safety guards" if held else line
+        if conflicts:
+            line += f", {count(conflicts, 'group conflict')} for a person to resolve in the app"
+        lines.append(f"{line}.")
     else:
         lines.append("No changes: every app is in sync with the policy.")
     return "\n".join(lines)
@@ -164,6 +172,7 @@ def plan_json(cycle: Cycle) -> str:
                     for o in app.plan.orphans
                 ],
                 "notes": list(app.plan.notes),
+                "conflicts": list(app.plan.conflicts),
                 "blocked": [operation_json(op) for op in app.plan.blocked],
                 "blockedReason": app.plan.blocked_reason,
                 "observeOnly": app.observe_only,

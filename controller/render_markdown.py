@@ -115,6 +115,7 @@ def _app_section(app: AppCycle) -> list[str]:
     if plan.blocked:
         lines += ["", f"**Blocked by a safety guard ({len(plan.blocked)}):** {plan.blocked_reason}"]
         lines += account_rows(plan.blocked)
+    lines += [f"> **Conflict:** {conflict}" for conflict in plan.conflicts]
     lines += [f"> note: {note}" for note in plan.notes]
     lines.append("")
     return lines
@@ -138,7 +139,11 @@ def plan_markdown(cycle: Cycle) -> str:
     lines.append("")
     total = sum(len(app.plan.operations) for app in cycle.apps)
     held = sum(len(app.plan.blocked) for app in cycle.apps)
-    if not total and not held and not any(app.plan.error for app in cycle.apps):
+    if (
+        not total
+        and not held
+        and all(app.plan.error is None and not app.plan.conflicts for app in cycle.apps)
+    ):
         lines.append("**No changes:** every app is in sync with the policy.")
         return "\n".join(lines) + "\n"
     lines += [*_counts_table(cycle), ""]

@@ -17,6 +17,7 @@ import typer
 from controller import service
 from controller.options import (
     DEFAULTS,
+    LockTimeoutOption,
     PolicyOption,
     RetentionOption,
     StateOption,
@@ -63,6 +64,7 @@ def run(
         float, setting_option("shutdown_grace_seconds")
     ] = DEFAULTS.shutdown_grace_seconds,
     journal_retention_days: RetentionOption = DEFAULTS.journal_retention_days,
+    lock_timeout: LockTimeoutOption = DEFAULTS.lock_timeout_seconds,
     host: Annotated[str, setting_option("host")] = DEFAULTS.host,
     port: Annotated[int, setting_option("port")] = DEFAULTS.port,
     log_format: Annotated[LogFormat, setting_option("log_format")] = DEFAULT_LOG_FORMAT,
@@ -75,6 +77,10 @@ def run(
     stop taking work, let the run in flight finish (up to --shutdown-grace) and exit 0. Triggers
     that arrive during a run coalesce into exactly one more run. Every log line carries the
     policy revision: the commit's short SHA when the policy comes from git.
+
+    One writer per state directory: `run` holds the state directory's writer.lock for its whole
+    life, so an `apply` beside it refuses. To release deprovisions it holds (a per-run limit),
+    use `provisioner approve --app APP`: the next cycle takes the approval up.
     """
     settings = LoopSettings(
         policy_dir=policy,
@@ -92,6 +98,7 @@ def run(
         change_interval_seconds=change_interval,
         shutdown_grace_seconds=shutdown_grace,
         journal_retention_days=journal_retention_days,
+        lock_timeout_seconds=lock_timeout,
         host=host,
         port=port,
         log_format=log_format.value,

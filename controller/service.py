@@ -11,10 +11,12 @@ import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from controller import http, loop
+from controller import http, loop, writer_lock
 from controller import logging as logs
 from controller.metrics import Recorder
+from controller.options import default_state_dir
 from controller.policy import git
 from controller.policy.feed import DirectoryFeed, GitFeed, PolicyFeed
 from controller.policy_keeper import PolicyKeeper
@@ -50,6 +52,32 @@ def policy_feed(settings: LoopSettings, environ: Mapping[str, str]) -> PolicyFee
 async def _main(settings: LoopSettings, *, environ: Mapping[str, str]) -> int:
     logs.configure(json=None if settings.log_format == "auto" else settings.log_format == "json")
     log = logs.get_logger()
+    try:  # one writer per state directory, for the controller's whole life (rule 9)
+        lock = await asyncio.to_thread(_writer_lock, settings, log)
+    except writer_lock.LockHeld as refused:
+        log.error("refused: another writer holds the state directory", error=str(refused))
+        return 1
+    with lock:
+        return await _serve(settings, environ=environ, log=log)
+
+
+def _writer_lock(settings: LoopSettings, log: Any) -> writer_lock.WriterLock:
+    def waiting(holder: writer_lock.Holder | None) -> None:
+        who = holder.describe() if holder else "another writer"
+        log.warning(
+            "waiting for the writer lock", holder=who, timeout=settings.lock_timeout_seconds
+        )
+
+    state_dir = settings.state_dir or default_state_dir()
+    return writer_lock.acquire(
+        state_dir,
+        command="provisioner run",
+        timeout=settings.lock_timeout_seconds,
+        on_wait=waiting,
+    )
+
+
+async def _serve(settings: LoopSettings, *, environ: Mapping[str, str], log: Any) -> int:
     recorder = Recorder()
     health = http.Health(max_age_seconds=3 * settings.interval_seconds + 60)
     keeper = PolicyKeeper(

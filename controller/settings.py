@@ -40,7 +40,8 @@ class LoopSettings:
         "--state-dir",
         "Where apply and run keep the audit journal (journal.db), remember the last trusted "
         "source size and when accounts were suspended (for deleteAfter), and (with "
-        "--policy-repo) the policy mirror. plan, diff, history and report only read it.",
+        "--policy-repo) the policy mirror. One writer at a time: apply and run hold its "
+        "writer.lock. plan, diff, history and report only read it.",
         show_default="$XDG_STATE_HOME/provisioner",
     )
     policy_repo: str | None = setting(
@@ -99,6 +100,15 @@ class LoopSettings:
         60.0,
         "--shutdown-grace",
         "On SIGTERM, seconds the run in flight may take to finish before it is abandoned.",
+    )
+    lock_timeout_seconds: float = setting(
+        0.0,
+        "--lock-timeout",
+        "Seconds `apply` or `run` waits for the state directory's writer lock (writer.lock) "
+        "while another process holds it, then refuses, naming the holder (exit 1). 0 refuses "
+        "at once. One writer per state directory: see `provisioner approve` for releasing "
+        "held deprovisions while a controller runs.",
+        min=0.0,
     )
     journal_retention_days: int = setting(
         400,

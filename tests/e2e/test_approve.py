@@ -1,0 +1,114 @@
+"""`provisioner approve` taken up by a lone `apply`: once, and never past the source guards.
+
+The running controller takes approvals up the same way (tests/process/test_one_writer.py);
+here the writer is `apply`, so each step's outcome is its exit code, output and the app.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import World, make_users
+
+USERS = 60  # three leavers are 5% of the active users: a trusted read (rule 1)
+
+
+@pytest.fixture
+def limited(world: World) -> World:
+    world.env["MAX_DEPROVISIONS"] = "2"
+    world.write_users(make_users(USERS))
+    done = world.cli("apply")
+    assert done.returncode == 0, done.stdout + done.stderr
+    return world
+
+
+def approve(world: World, *args: str) -> subprocess.CompletedProcess[str]:
+    """`provisioner approve`, which needs no policy: only the state directory's journal."""
+    return subprocess.run(
+        [sys.executable, "-m", "controller", "approve", "--app", *args],
+        env=world.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def leave(world: World, *indexes: int) -> None:
+    users = world.users()
+    for index in indexes:
+        users[index]["IsActive"] = False
+    world.write_users(users)
+
+
+def active(world: World, *indexes: int) -> list[bool]:
+    accounts = world.accounts()
+    return [accounts[f"user{i}@org.example"]["active"] for i in indexes]
+
+
+def open_approvals(world: World) -> list[tuple[int, str]]:
+    journal = Path(world.env["PROVISIONER_STATE_DIR"]) / "journal.db"
+    with sqlite3.connect(journal) as connection:
+        query = "SELECT id, approved_by FROM approvals WHERE consumed_at IS NULL"
+        return connection.execute(query).fetchall()
+
+
+def test_an_approval_that_finds_nothing_held_is_used_up_not_kept(limited: World) -> None:
+    early = approve(limited, "tool", "--by", "alice")
+    assert early.returncode == 0, early.stderr
+    assert "held nothing; the next cycle uses this approval up" in early.stderr
+    quiet = limited.cli("apply")
+    assert quiet.returncode == 0
+    expected = "Approval consumed: approval #1 by alice, journal cycle 2: nothing of tool was held"
+    assert expected in quiet.stdout
+
+    leave(limited, 1, 4, 7)  # a later batch, over maxDeprovisionsPerRun 2: held, not released
+    held = limited.cli("apply")
+    assert held.returncode == 1 and "3 operations held" in held.stderr
+    assert active(limited, 1, 4, 7) == [True, True, True]
+
+    approved = approve(limited, "tool", "--by", "bob", "--reason", "TICKET-9")
+    assert "held 3 operations" in approved.stdout
+    released = limited.cli("apply")
+    assert released.returncode == 0, released.stdout + released.stderr
+    expected = "approval #2 by bob: TICKET-9, journal cycle 4: released 3 held deprovisions of tool"
+    assert expected in released.stdout
+    assert active(limited, 1, 4, 7) == [False, False, False]
+    assert open_approvals(limited) == []
+
+
+def test_an_approval_never_lifts_the_source_guard_and_waits_for_a_trusted_read(
+    limited: World,
+) -> None:
+    leave(limited, *range(1, 31, 3))  # ten leavers: a 16% drop, more than maxActiveDropPercent
+    held = limited.cli("apply")
+    assert held.returncode == 1 and "SAFETY: active users dropped" in held.stdout
+    assert approve(limited, "tool", "--by", "alice").returncode == 0
+
+    untrusted = limited.cli("apply")
+    assert untrusted.returncode == 1 and "SAFETY: active users dropped" in untrusted.stdout
+    assert "Approval consumed" not in untrusted.stdout
+    assert all(active(limited, *range(1, 31, 3)))
+    assert open_approvals(limited) == [(1, "alice")]
+
+    users = limited.users()  # the drop was a mistake; three real leavers remain
+    for index in range(10, 31, 3):
+        users[index]["IsActive"] = True
+    limited.write_users(users)
+    released = limited.cli("apply")
+    assert released.returncode == 0, released.stdout + released.stderr
+    assert "Approval consumed: approval #1 by alice, journal cycle" in released.stdout
+    assert "released 3 held deprovisions of tool" in released.stdout
+    assert active(limited, 1, 4, 7) == [False, False, False]
+
+
+def test_approve_refuses_an_app_the_journal_does_not_know(limited: World) -> None:
+    done = approve(limited, "slak")
+    assert done.returncode == 1
+    assert "has no cycle of an app named slak; apps it knows: tool" in done.stderr
+    assert open_approvals(limited) == []
