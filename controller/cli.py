@@ -281,4 +281,5 @@ def demo(
 
 def main() -> None:
     runtime.tune_gc()
+    runtime.raise_open_file_limit()
     app()
