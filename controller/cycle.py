@@ -6,12 +6,14 @@ read them. Kept apart from the engine so that readers need not depend on how a c
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from controller import desired, executor, guard
+from controller.executor import MEMBERSHIP, SUCCESS
 from controller.model import AccountId, AppName, ObservedApp, SourceRead
-from controller.operations import DriftKind, Orphan, Plan
+from controller.operations import DriftKind, OpKind, Orphan, Plan
 
 IN_SYNC, CHANGES, WITHHELD, REMOVALS_WITHHELD = (
     "in_sync",
@@ -22,6 +24,15 @@ IN_SYNC, CHANGES, WITHHELD, REMOVALS_WITHHELD = (
 """An app's status in a plan: nothing to do; operations planned or held; not planned at all
 (the app could not be observed); or nothing planned but the source read cannot be trusted, so
 what should be removed is unknown and the app is not reported in sync."""
+
+REPAIRS = {
+    OpKind.CREATE: DriftKind.MISSING,
+    OpKind.ACTIVATE: DriftKind.MISSING,
+    OpKind.UPDATE: DriftKind.ATTRIBUTES,
+    OpKind.SUSPEND: DriftKind.UNEXPECTED,
+}
+"""The drift each operation repairs when it succeeds: the planner counts one of that kind for
+each such operation (group drift is per account: see `AppCycle.remaining_drift`)."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,38 @@ class AppCycle:
     observe_only: bool = False
     """The app's policy says `mode: observe`: planned and reported, never written."""
     report: executor.ApplyReport | None = None
+
+    @property
+    def remaining_drift(self) -> Mapping[DriftKind, int]:
+        """The planned drift less what this cycle's own successful operations repaired.
+
+        Drift the cycle just fixed is not drift (issue 15: the drift alert fired for it). A
+        missing account is repaired by its create or activate, an attribute difference by its
+        update, an unexpected active account by its suspend, and an account's group drift when
+        every membership change of it succeeded. Whatever failed, was skipped, or is held by
+        a guard still counts; an observe-only app, which writes nothing, keeps it all. Orphans
+        stay orphans (a pruned orphan's suspend repairs its `unexpected` drift only).
+        """
+        drift = dict(self.plan.drift)
+        planned = self.plan.operations
+        outcomes = self.report.outcomes if self.report is not None else ()
+        if self.observe_only or len(outcomes) != len(planned):
+            return drift
+        repaired: Counter[DriftKind] = Counter()
+        members_done: dict[AccountId, bool] = {}
+        for operation, outcome in zip(planned, outcomes, strict=True):
+            succeeded = outcome.result == SUCCESS
+            if succeeded and operation.kind in REPAIRS:
+                repaired[REPAIRS[operation.kind]] += 1
+            if operation.kind in MEMBERSHIP and operation.account_id is not None:
+                members_done[operation.account_id] = (
+                    members_done.get(operation.account_id, True) and succeeded
+                )
+        for operation in self.plan.blocked:
+            if operation.kind in MEMBERSHIP and operation.account_id is not None:
+                members_done[operation.account_id] = False
+        repaired[DriftKind.GROUPS] = sum(members_done.values())
+        return {kind: max(0, n - repaired[kind]) for kind, n in drift.items()}
 
     @property
     def result(self) -> str:
