@@ -14,6 +14,7 @@ import pytest
 
 from emulators.serving import free_port
 from tests.e2e.conftest import World, make_users
+from tests.gitrepo import commit, init
 
 IN_SYNC_CLAIM = "every app is in sync"
 GHOST = """\
@@ -119,3 +120,32 @@ def test_apply_beside_an_unreadable_app_ends_by_naming_it(with_ghost: World) -> 
     assert last.startswith("1 of 2 apps could not be planned: ghost (")
     assert last.endswith("; nothing was changed there.")
     assert len(with_ghost.accounts()) == 18
+
+
+def test_diff_does_not_call_an_unread_app_or_source_unchanged(with_ghost: World) -> None:
+    init(with_ghost.policy)
+    commit(with_ghost.policy, "base and head alike")
+
+    done = with_ghost.cli("diff", "--base", "HEAD", "--head", "HEAD")
+    assert done.returncode == 1
+    verdict = done.stdout.rstrip().splitlines()[-1]
+    assert verdict.startswith("No difference found in what could be read.")
+    assert "1 of 2 apps could not be read (ghost)" in verdict
+    assert "exactly what base would" not in done.stdout
+
+    with_ghost.users_file.write_text("users: [{Id: 005Hs00000E2E00001, Email: [unclosed\n")
+    commit(with_ghost.policy, "a broken export")
+    document = json.loads(with_ghost.cli("diff", "--base", "HEAD", "--format", "json").stdout)
+    assert document["complete"] is False
+    assert any("the source org could not be read" in line for line in document["unknown"])
+
+
+def test_an_untrusted_read_calls_nobody_an_orphan_and_nothing_in_sync(provisioned: World) -> None:
+    provisioned.write_users([])  # read fine, but zero active users: rule 1 distrusts it
+    done = provisioned.cli("plan")
+    assert done.returncode == 2, done.stdout + done.stderr  # held, as DESIGN.md section 5 says
+    assert "SAFETY: the source read returned zero active users" in done.stdout
+    assert "Source org cannot be trusted: removals are withheld in every app" in done.stdout
+    assert "? orphan" not in done.stdout and IN_SYNC_CLAIM not in done.stdout
+    (tool,) = json.loads(provisioned.cli("plan", "--format", "json").stdout)["apps"]
+    assert tool["status"] == "removals_withheld" and tool["orphans"] == []
