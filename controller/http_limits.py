@@ -16,7 +16,8 @@ per connection, not their number. So the port's protocol here adds:
   connections per loop turn, so the burst held before the limit closes them stays small;
 - `quiet_accept_errors`: when accept() still fails for want of file handles (EMFILE), asyncio
   logs a traceback per failed accept, many a second (41 MB in a second in the issue); this logs
-  the first and then at most one line per `ACCEPT_ERROR_LOG_SECONDS`.
+  the first and then at most one line per `ACCEPT_ERROR_LOG_SECONDS`, as does the limit when it
+  closes connections.
 """
 
 from __future__ import annotations
@@ -41,6 +42,23 @@ ACCEPT_ERROR = "socket.accept() out of system resource"
 log = logging.getLogger("provisioner.http")
 
 
+class Sparse:
+    """Logs one kind of message once per `seconds`, saying how many more were not logged."""
+
+    def __init__(self, seconds: float = ACCEPT_ERROR_LOG_SECONDS) -> None:
+        self.seconds = seconds
+        self.last: float | None = None
+        self.suppressed = 0
+
+    def log(self, level: int, message: str, *args: object) -> None:
+        now = time.monotonic()
+        if self.last is not None and now - self.last < self.seconds:
+            self.suppressed += 1
+            return
+        log.log(level, f"{message} (%d more not logged)", *args, self.suppressed)
+        self.last, self.suppressed = now, 0
+
+
 class BoundedConfig(uvicorn.Config):
     """uvicorn's Config with this port's limits, and the connections waiting for a request."""
 
@@ -55,6 +73,7 @@ class BoundedConfig(uvicorn.Config):
         super().__init__(app, http=BoundedH11Protocol, backlog=BACKLOG, **options)
         self.max_connections = max_connections
         self.header_timeout = header_timeout
+        self.over_limit = Sparse()
         self.waiting: dict[BoundedH11Protocol, None] = {}
         """Connections waiting for a request head, oldest first (a dict keeps order)."""
 
@@ -72,6 +91,11 @@ class BoundedH11Protocol(H11Protocol):
         if open_ > self.config.max_connections:
             oldest = next((c for c in self.config.waiting if c is not self), self)
             oldest.drop()
+            self.config.over_limit.log(
+                logging.WARNING,
+                "metrics port: more than %d connections; closing the oldest idle ones",
+                self.config.max_connections,
+            )
 
     def handle_events(self) -> None:
         before = self.cycle
@@ -118,27 +142,18 @@ def quiet_accept_errors(loop: asyncio.AbstractEventLoop) -> None:
     """Log asyncio's "accept() out of system resource" once per ACCEPT_ERROR_LOG_SECONDS, with
     how many were suppressed; every other exception goes to the handler that was there."""
     previous = loop.get_exception_handler()
-    last: list[float] = []
-    suppressed = [0]
+    sparse = Sparse()
 
     def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        if context.get("message") != ACCEPT_ERROR:
-            if previous is not None:
-                previous(loop, context)
-            else:
-                loop.default_exception_handler(context)
-            return
-        now = time.monotonic()
-        if last and now - last[0] < ACCEPT_ERROR_LOG_SECONDS:
-            suppressed[0] += 1
-            return
-        log.error(
-            "metrics port: accept() failed: %s (%d more such errors not logged); "
-            "connections are refused until file handles are free",
-            context.get("exception"),
-            suppressed[0],
-        )
-        last[:] = [now]
-        suppressed[0] = 0
+        if context.get("message") == ACCEPT_ERROR:
+            sparse.log(
+                logging.ERROR,
+                "metrics port: accept() failed: %s; connections wait until file handles are free",
+                context.get("exception"),
+            )
+        elif previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
 
     loop.set_exception_handler(handler)

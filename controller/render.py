@@ -11,7 +11,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from controller.cycle import IN_SYNC, REMOVALS_WITHHELD, AppCycle, Cycle
+from controller.cycle import CHANGES, IN_SYNC, REMOVALS_WITHHELD, AppCycle, Cycle
 from controller.executor import ApplyReport, Outcome
 from controller.operations import Operation, OpKind, Plan
 
@@ -102,7 +102,8 @@ def closing_lines(cycle: Cycle) -> list[str]:
     total = sum(len(app.plan.operations) for app in cycle.apps)
     held = sum(len(app.plan.blocked) for app in cycle.apps)
     if total or held:
-        line = f"Plan: {count(total, 'operation')} in {count(len(cycle.apps), 'app')}"
+        changing = sum(1 for app in cycle.apps if cycle.status(app) == CHANGES)
+        line = f"Plan: {count(total, 'operation')} in {count(changing, 'app')}"
         lines.append(f"{line}, {held} blocked by safety guards." if held else f"{line}.")
     else:
         in_sync = [app.app for app in cycle.apps if cycle.status(app) == IN_SYNC]

@@ -64,7 +64,10 @@ async def test_after_a_response_the_next_request_head_is_due_in_time_too() -> No
         await http.stop(running)
 
 
-async def test_past_the_limit_the_oldest_idle_connection_makes_room_for_a_scrape() -> None:
+async def test_past_the_limit_the_oldest_idle_connection_makes_room_for_a_scrape(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="provisioner.http")
     running = await http.start(
         make_app(Recorder(), Health()), host="127.0.0.1", port=0, max_connections=8
     )
@@ -75,6 +78,11 @@ async def test_past_the_limit_the_oldest_idle_connection_makes_room_for_a_scrape
         assert scrape.status_code == 200
         dropped = [await closed_by_server(reader) for reader, _ in idle[:12]]
         assert all(dropped)  # the twelve oldest, long before the header deadline
+        warned = [r.getMessage() for r in caplog.records if "more than 8" in r.getMessage()]
+        assert warned == [
+            "metrics port: more than 8 connections; closing the oldest idle ones (0 more not "
+            "logged)"
+        ]
         await close(*idle)
     finally:
         await http.stop(running)
