@@ -120,6 +120,8 @@ def _app_lines(cycle: Cycle, app: AppCycle) -> list[str]:
     status = cycle.status(app)
     if status == REMOVALS_WITHHELD:
         head = "nothing to create or change; removals withheld (source read incomplete)"
+    elif status == CHANGES and not plan.operations:
+        head = f"nothing to apply; {len(plan.blocked)} held (below)"
     else:
         head = summary(plan)
     lines = [f"{app.app}: {head}{mode}"]
