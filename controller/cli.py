@@ -278,6 +278,10 @@ def apply(
         typer.echo("")
         for report in reports:
             typer.echo(render.report_summary(report))
+        # The plan's closing lines scrolled past: say again what could not be done at all.
+        for line in (render.withheld_line(cycle, applied=True), render.source_line(cycle)):
+            if line:
+                typer.echo(line)
     for app_cycle in cycle.apps:
         if app_cycle.plan.blocked:
             typer.echo(
@@ -318,4 +322,5 @@ def demo(
 
 def main() -> None:
     runtime.tune_gc()
+    runtime.raise_open_file_limit()
     app()

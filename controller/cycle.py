@@ -6,11 +6,33 @@ read them. Kept apart from the engine so that readers need not depend on how a c
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from controller import desired, executor, guard
+from controller.executor import MEMBERSHIP, SUCCESS
 from controller.model import AccountId, AppName, ObservedApp, SourceRead
-from controller.operations import Plan
+from controller.operations import DriftKind, OpKind, Orphan, Plan
+
+IN_SYNC, CHANGES, WITHHELD, REMOVALS_WITHHELD = (
+    "in_sync",
+    "changes",
+    "withheld",
+    "removals_withheld",
+)
+"""An app's status in a plan: nothing to do; operations planned or held; not planned at all
+(the app could not be observed); or nothing planned but the source read cannot be trusted, so
+what should be removed is unknown and the app is not reported in sync."""
+
+REPAIRS = {
+    OpKind.CREATE: DriftKind.MISSING,
+    OpKind.ACTIVATE: DriftKind.MISSING,
+    OpKind.UPDATE: DriftKind.ATTRIBUTES,
+    OpKind.SUSPEND: DriftKind.UNEXPECTED,
+}
+"""The drift each operation repairs when it succeeds: the planner counts one of that kind for
+each such operation (group drift is per account: see `AppCycle.remaining_drift`)."""
 
 
 @dataclass(frozen=True)
@@ -23,6 +45,38 @@ class AppCycle:
     observe_only: bool = False
     """The app's policy says `mode: observe`: planned and reported, never written."""
     report: executor.ApplyReport | None = None
+
+    @property
+    def remaining_drift(self) -> Mapping[DriftKind, int]:
+        """The planned drift less what this cycle's own successful operations repaired.
+
+        Drift the cycle just fixed is not drift (issue 15: the drift alert fired for it). A
+        missing account is repaired by its create or activate, an attribute difference by its
+        update, an unexpected active account by its suspend, and an account's group drift when
+        every membership change of it succeeded. Whatever failed, was skipped, or is held by
+        a guard still counts; an observe-only app, which writes nothing, keeps it all. Orphans
+        stay orphans (a pruned orphan's suspend repairs its `unexpected` drift only).
+        """
+        drift = dict(self.plan.drift)
+        planned = self.plan.operations
+        outcomes = self.report.outcomes if self.report is not None else ()
+        if self.observe_only or len(outcomes) != len(planned):
+            return drift
+        repaired: Counter[DriftKind] = Counter()
+        members_done: dict[AccountId, bool] = {}
+        for operation, outcome in zip(planned, outcomes, strict=True):
+            succeeded = outcome.result == SUCCESS
+            if succeeded and operation.kind in REPAIRS:
+                repaired[REPAIRS[operation.kind]] += 1
+            if operation.kind in MEMBERSHIP and operation.account_id is not None:
+                members_done[operation.account_id] = (
+                    members_done.get(operation.account_id, True) and succeeded
+                )
+        for operation in self.plan.blocked:
+            if operation.kind in MEMBERSHIP and operation.account_id is not None:
+                members_done[operation.account_id] = False
+        repaired[DriftKind.GROUPS] = sum(members_done.values())
+        return {kind: max(0, n - repaired[kind]) for kind, n in drift.items()}
 
     @property
     def result(self) -> str:
@@ -51,8 +105,39 @@ class Cycle:
     """The journal's id of this cycle once applied with a journal; None before, or without."""
 
     @property
+    def source_complete(self) -> bool:
+        """The source was read whole and the read is trusted: only then does absence from it
+        mean anything (an orphan, a removal, an app in sync)."""
+        return self.source.ok and self.verdict.trusted
+
+    @property
     def in_sync(self) -> bool:
-        return all(app.plan.in_sync for app in self.apps)
+        """Every app was observed and needs nothing, and the source read can be trusted."""
+        return self.source_complete and all(app.plan.in_sync for app in self.apps)
+
+    @property
+    def withheld(self) -> tuple[AppCycle, ...]:
+        """The apps that could not be observed: nothing was planned for them."""
+        return tuple(app for app in self.apps if app.plan.error is not None)
+
+    def status(self, app: AppCycle) -> str:
+        """in_sync | changes | withheld | removals_withheld (see IN_SYNC)."""
+        if app.plan.error is not None:
+            return WITHHELD
+        if app.plan.operations or app.plan.blocked or app.plan.conflicts:
+            return CHANGES
+        return IN_SYNC if self.source_complete else REMOVALS_WITHHELD
+
+    def orphans(self, app: AppCycle) -> tuple[Orphan, ...]:
+        """The app's orphans, when they are known: after a failed or untrusted source read
+        every account of a missing user would look like one, so none are reported."""
+        return app.plan.orphans if self.source_complete else ()
+
+    def drift(self, app: AppCycle) -> Mapping[DriftKind, int]:
+        """The app's planned drift by kind, without orphans when they are not known."""
+        if self.source_complete:
+            return app.plan.drift
+        return {kind: n for kind, n in app.plan.drift.items() if kind is not DriftKind.ORPHANED}
 
     @property
     def blocked(self) -> bool:

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from controller import http_limits
 from controller.metrics import Recorder
 
 DEFAULT_PORT = 9108
@@ -137,10 +138,18 @@ class Running:
     """The port bound (useful with port 0)."""
 
 
-async def start(app: Starlette, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> Running:
+async def start(
+    app: Starlette,
+    *,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    max_connections: int = http_limits.MAX_CONNECTIONS,
+    header_timeout: float = http_limits.HEADER_TIMEOUT_SECONDS,
+) -> Running:
     """Serve `app` as a task of this event loop; returns once it listens.
 
     The socket is bound here, so a port in use fails now with OSError, and port 0 picks one.
+    Connections are bounded (`http_limits`): half-open ones cannot starve the controller.
     """
     # IPPROTO_TCP, not 0: asyncio only disables Nagle on sockets whose proto says TCP.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -150,9 +159,16 @@ async def start(app: Starlette, *, host: str = "127.0.0.1", port: int = DEFAULT_
     except OSError:
         sock.close()
         raise
-    config = uvicorn.Config(
-        app, lifespan="off", access_log=False, log_config=None, log_level="warning"
+    config = http_limits.BoundedConfig(
+        app,
+        max_connections=max_connections,
+        header_timeout=header_timeout,
+        lifespan="off",
+        access_log=False,
+        log_config=None,
+        log_level="warning",
     )
+    http_limits.quiet_accept_errors(asyncio.get_running_loop())
     server = _Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]), name="http-server")
     task.add_done_callback(lambda _: sock.close())

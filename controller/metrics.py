@@ -61,7 +61,7 @@ class Recorder:
         r = self.registry
         self.drift = Gauge(
             "provisioner_drift_accounts",
-            "Accounts differing from the desired state, by kind, at the last observation",
+            "Accounts differing from the desired state, by kind, after the last cycle's fixes",
             ["app", "kind"],
             registry=r,
         )
@@ -183,10 +183,24 @@ class Recorder:
             quarantined = len(cycle.evaluation.quarantined)
             self.source_quarantined.labels(source).set(quarantined)
             self.source_quarantined_records.labels(source).inc(quarantined)
+        # Drift is measured against the source: a failed read keeps the last numbers, and an
+        # untrusted one (every missing user's account looks like an orphan) the last orphans.
+        known = tuple(
+            kind
+            for kind in DriftKind
+            if cycle.source_complete or (cycle.source.ok and kind is not DriftKind.ORPHANED)
+        )
         for app in cycle.apps:
-            self._record_app(app, duration=durations.get(app.app), now=now)
+            self._record_app(app, duration=durations.get(app.app), now=now, drift_kinds=known)
 
-    def _record_app(self, app: AppCycle, *, duration: float | None, now: float) -> None:
+    def _record_app(
+        self,
+        app: AppCycle,
+        *,
+        duration: float | None,
+        now: float,
+        drift_kinds: tuple[DriftKind, ...],
+    ) -> None:
         name = app.app
         for result in RESULTS:
             self.reconciles.labels(name, result)
@@ -197,9 +211,11 @@ class Recorder:
         if result == SUCCESS:
             self.last_success.labels(name).set(now)
         self.safety_blocked.labels(name).set(1 if app.plan.blocked else 0)
-        if app.observed.ok and app.plan.error is None:  # a failed look keeps the last numbers
-            for kind in DriftKind:
-                self.drift.labels(name, kind.value).set(app.plan.drift.get(kind, 0))
+        # Drift left after the cycle's own fixes; a failed look at the app keeps the last numbers.
+        if app.observed.ok and app.plan.error is None:
+            remaining = app.remaining_drift
+            for kind in drift_kinds:
+                self.drift.labels(name, kind.value).set(remaining.get(kind, 0))
         for operation in OpKind:
             for outcome_result in OPERATION_RESULTS:
                 self.operations.labels(name, operation.value, outcome_result)

@@ -11,7 +11,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from controller.cycle import Cycle
+from controller.cycle import CHANGES, IN_SYNC, REMOVALS_WITHHELD, AppCycle, Cycle
 from controller.executor import ApplyReport, Outcome
 from controller.operations import Operation, OpKind, Plan
 
@@ -74,6 +74,93 @@ def quarantine_lines(cycle: Cycle) -> list[str]:
     return lines
 
 
+def source_line(cycle: Cycle) -> str | None:
+    """What a failed or untrusted source read withholds, or None when the read is complete."""
+    if cycle.source_complete:
+        return None
+    read = cycle.source
+    what = "could not be read" if not read.ok else "cannot be trusted"
+    return (
+        f"Source {read.source} {what}: removals are withheld in every app, orphans are not "
+        "reported, and no app is reported in sync."
+    )
+
+
+UNOBSERVED = "could not observe the app: "
+"""How the planner's error for an unobserved app begins; the closing line names the app already."""
+
+
+def _short(error: str, limit: int = 120) -> str:
+    return error if len(error) <= limit else f"{error[: limit - 1]}…"
+
+
+def withheld_line(cycle: Cycle, *, applied: bool = False) -> str | None:
+    """How many apps could not be planned, and why; None when every app was observed."""
+    withheld = cycle.withheld
+    if not withheld:
+        return None
+    reasons = ((app.app, (app.plan.error or "").removeprefix(UNOBSERVED)) for app in withheld)
+    apps = ", ".join(f"{name} ({_short(reason)})" for name, reason in reasons)
+    changed = "nothing was changed there" if applied else "nothing would be changed there"
+    return (
+        f"{len(withheld)} of {count(len(cycle.apps), 'app')} could not be planned: {apps}; "
+        f"{changed}."
+    )
+
+
+def closing_lines(cycle: Cycle) -> list[str]:
+    """The end of a plan: what it would do, and everything it could not plan. It says "every
+    app is in sync" only when the source was read and trusted and every app was read and
+    needs nothing."""
+    if cycle.in_sync:
+        return ["No changes: every app is in sync with the policy."]
+    lines = []
+    total = sum(len(app.plan.operations) for app in cycle.apps)
+    held = sum(len(app.plan.blocked) for app in cycle.apps)
+    conflicts = sum(len(app.plan.conflicts) for app in cycle.apps)
+    if total or held or conflicts:
+        changing = sum(1 for app in cycle.apps if cycle.status(app) == CHANGES)
+        line = f"Plan: {count(total, 'operation')} in {count(changing, 'app')}"
+        line = f"{line}, {held} blocked by safety guards" if held else line
+        if conflicts:
+            line += f", {count(conflicts, 'group conflict')} for a person to resolve in the app"
+        lines.append(f"{line}.")
+    else:
+        in_sync = [app.app for app in cycle.apps if cycle.status(app) == IN_SYNC]
+        if in_sync:
+            lines.append(f"No changes in {', '.join(in_sync)}: in sync with the policy.")
+    return lines + [line for line in (withheld_line(cycle), source_line(cycle)) if line]
+
+
+def _app_lines(cycle: Cycle, app: AppCycle) -> list[str]:
+    plan = app.plan
+    if plan.error is not None:
+        return [f"{app.app}: ERROR: {plan.error}", "  plan withheld: nothing is planned here"]
+    mode = "  (observe-only: nothing is written)" if app.observe_only else ""
+    status = cycle.status(app)
+    if status == REMOVALS_WITHHELD:
+        head = "nothing to create or change; removals withheld (source read incomplete)"
+    elif status == CHANGES and not plan.operations and plan.blocked:
+        head = f"nothing to apply; {len(plan.blocked)} held (below)"
+    else:
+        head = summary(plan)
+    lines = [f"{app.app}: {head}{mode}"]
+    for operation in plan.operations:
+        lines.extend(_operation_lines(operation))
+    if plan.blocked:
+        lines.append(f"  BLOCKED {len(plan.blocked)}: {plan.blocked_reason}")
+        lines.extend(f"  !{operation_line(op)[3:]}" for op in plan.blocked)
+    lines.extend(f"  CONFLICT {conflict}" for conflict in plan.conflicts)
+    drift = ", ".join(f"{kind.value} {n}" for kind, n in cycle.drift(app).items() if n)
+    if drift:
+        lines.append(f"  drift: {drift}")
+    for orphan in cycle.orphans(app):
+        state = "active" if orphan.active else "inactive"
+        lines.append(f"  ? orphan        {orphan.user_name} ({state}; reported, not touched)")
+    lines.extend(f"  note: {note}" for note in plan.notes)
+    return lines
+
+
 def plan_text(cycle: Cycle) -> str:
     states = Counter(state.state for state in cycle.evaluation.users.values())
     read = cycle.source
@@ -89,39 +176,8 @@ def plan_text(cycle: Cycle) -> str:
     lines.append("")
     lines += [f"warning: {problem}" for problem in cycle.evaluation.problems]
     for app in cycle.apps:
-        plan = app.plan
-        if plan.error is not None:
-            lines.append(f"{app.app}: ERROR: {plan.error}")
-            lines.append("")
-            continue
-        mode = "  (observe-only: nothing is written)" if app.observe_only else ""
-        lines.append(f"{app.app}: {summary(plan)}{mode}")
-        for operation in plan.operations:
-            lines.extend(_operation_lines(operation))
-        if plan.blocked:
-            lines.append(f"  BLOCKED {len(plan.blocked)}: {plan.blocked_reason}")
-            lines.extend(f"  !{operation_line(op)[3:]}" for op in plan.blocked)
-        lines.extend(f"  CONFLICT {conflict}" for conflict in plan.conflicts)
-        drift = ", ".join(f"{kind.value} {n}" for kind, n in plan.drift.items() if n)
-        if drift:
-            lines.append(f"  drift: {drift}")
-        for orphan in plan.orphans:
-            state = "active" if orphan.active else "inactive"
-            lines.append(f"  ? orphan        {orphan.user_name} ({state}; reported, not touched)")
-        lines.extend(f"  note: {note}" for note in plan.notes)
-        lines.append("")
-    total = sum(len(app.plan.operations) for app in cycle.apps)
-    held = sum(len(app.plan.blocked) for app in cycle.apps)
-    conflicts = sum(len(app.plan.conflicts) for app in cycle.apps)
-    if total or held or conflicts:
-        line = f"Plan: {count(total, 'operation')} in {count(len(cycle.apps), 'app')}"
-        line = f"{line}, {held} blocked by safety guards" if held else line
-        if conflicts:
-            line += f", {count(conflicts, 'group conflict')} for a person to resolve in the app"
-        lines.append(f"{line}.")
-    else:
-        lines.append("No changes: every app is in sync with the policy.")
-    return "\n".join(lines)
+        lines += [*_app_lines(cycle, app), ""]
+    return "\n".join(lines + closing_lines(cycle))
 
 
 def operation_json(operation: Operation) -> dict[str, Any]:
@@ -161,15 +217,20 @@ def plan_json(cycle: Cycle) -> str:
         "inSync": cycle.in_sync,
         "sourceTrusted": cycle.verdict.trusted,
         "sourceVerdict": cycle.verdict.reason,
+        "sourceComplete": cycle.source_complete,
+        "removalsWithheld": not cycle.source_complete,
+        "withheld": [{"app": app.app, "error": app.plan.error} for app in cycle.withheld],
         "apps": [
             {
                 "app": app.app,
+                "status": cycle.status(app),
                 "error": app.plan.error,
                 "operations": [operation_json(op) for op in app.plan.operations],
-                "drift": {kind.value: n for kind, n in app.plan.drift.items()},
+                "drift": {kind.value: n for kind, n in cycle.drift(app).items()},
+                "orphansReported": cycle.source_complete and app.plan.error is None,
                 "orphans": [
                     {"accountId": o.account_id, "userName": o.user_name, "active": o.active}
-                    for o in app.plan.orphans
+                    for o in cycle.orphans(app)
                 ],
                 "notes": list(app.plan.notes),
                 "conflicts": list(app.plan.conflicts),

@@ -36,14 +36,37 @@ def _headline(base: Cycle, head: Cycle, refs: tuple[str, str]) -> tuple[str, str
     )
 
 
-def _verdict(diffs: Sequence[AppDiff]) -> str:
+def _unknown(base: Cycle, head: Cycle, diffs: Sequence[AppDiff]) -> list[str]:
+    """What the diff could not see: apps not read, a source read failed or untrusted."""
+    lines = []
+    unread = [diff for diff in diffs if diff.error is not None]
+    if unread:
+        names = ", ".join(diff.app for diff in unread)
+        lines.append(
+            f"{len(unread)} of {len(diffs)} apps could not be read ({names}): "
+            "what the change would do there is unknown."
+        )
+    for label, cycle in (("base", base), ("head", head)):
+        if not cycle.source_complete:
+            what = "could not be read" if not cycle.source.ok else "cannot be trusted"
+            lines.append(
+                f"At {label} the source {cycle.source.source} {what}: removals are not planned, "
+                "so the difference in removals is unknown."
+            )
+    return lines
+
+
+def _verdict(base: Cycle, head: Cycle, diffs: Sequence[AppDiff]) -> str:
     changed = [diff for diff in diffs if diff.changed]
+    unknown = _unknown(base, head, diffs)
     if not changed:
+        if unknown:
+            return "No difference found in what could be read. " + " ".join(unknown)
         return "No difference: head would do to live accounts exactly what base would."
     count = affected_accounts(diffs)
     accounts = "account" if count == 1 else "accounts"
     apps = "app" if len(changed) == 1 else "apps"
-    return f"{count} {accounts} affected in {len(changed)} {apps}."
+    return " ".join([f"{count} {accounts} affected in {len(changed)} {apps}.", *unknown])
 
 
 def diff_text(base: Cycle, head: Cycle, diffs: Sequence[AppDiff], *, refs: tuple[str, str]) -> str:
@@ -63,7 +86,7 @@ def diff_text(base: Cycle, head: Cycle, diffs: Sequence[AppDiff], *, refs: tuple
             lines.append(f"    base: {_doing(account.base)}")
             lines.append(f"    head: {_doing(account.head)}")
         lines.append("")
-    lines.append(_verdict(diffs))
+    lines.append(_verdict(base, head, diffs))
     return "\n".join(lines)
 
 
@@ -91,7 +114,7 @@ def diff_markdown(
             if hidden > 0:
                 lines.append(f"| … and {hidden} more | | |")
         lines.append("")
-    lines.append(f"**{_verdict(diffs)}**")
+    lines.append(f"**{_verdict(base, head, diffs)}**")
     return "\n".join(lines) + "\n"
 
 
@@ -100,6 +123,8 @@ def diff_json(base: Cycle, head: Cycle, diffs: Sequence[AppDiff], *, refs: tuple
         "base": {"ref": refs[0], "revision": base.revision},
         "head": {"ref": refs[1], "revision": head.revision},
         "affectedAccounts": affected_accounts(diffs),
+        "complete": not _unknown(base, head, diffs),
+        "unknown": _unknown(base, head, diffs),
         "apps": [
             {
                 "app": diff.app,

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from controller import render
 from controller.cycle import AppCycle, Cycle
 from controller.operations import Operation, OpKind
 from controller.render import count as _count
@@ -94,7 +95,7 @@ def _counts_table(cycle: Cycle) -> list[str]:
     lines = [f"| {' | '.join(header)} |", f"|{'---|' * len(header)}"]
     for app in cycle.apps:
         if app.plan.error is not None:
-            cells = ["error"] * len(kinds) + [""]
+            cells = ["withheld"] * (len(kinds) + 1)
         else:
             cells = [str(counts[app.app][kind]) for kind in kinds]
             cells.append(str(len(app.plan.blocked)))
@@ -105,7 +106,12 @@ def _counts_table(cycle: Cycle) -> list[str]:
 def _app_section(app: AppCycle) -> list[str]:
     plan = app.plan
     if plan.error is not None:
-        return [f"#### {app.app}", "", f"> **Could not be read:** {plan.error}", ""]
+        return [
+            f"#### {app.app}: plan withheld",
+            "",
+            f"> **Could not be read:** {plan.error}. Nothing is planned for this app.",
+            "",
+        ]
     if plan.in_sync:
         return []
     accounts = len(affected(plan.operations))
@@ -137,18 +143,15 @@ def plan_markdown(cycle: Cycle) -> str:
         lines.append(f"> **Safety:** {cycle.verdict.reason}: nobody is deprovisioned.")
     lines += [f"> warning: {problem}" for problem in cycle.evaluation.problems]
     lines.append("")
-    total = sum(len(app.plan.operations) for app in cycle.apps)
-    held = sum(len(app.plan.blocked) for app in cycle.apps)
-    if (
-        not total
-        and not held
-        and all(app.plan.error is None and not app.plan.conflicts for app in cycle.apps)
-    ):
+    if cycle.in_sync:
         lines.append("**No changes:** every app is in sync with the policy.")
         return "\n".join(lines) + "\n"
     lines += [*_counts_table(cycle), ""]
     for app in cycle.apps:
         lines += _app_section(app)
-    summary = f"**Plan:** {_count(total, 'operation')} in {_count(len(cycle.apps), 'app')}"
-    lines.append(f"{summary}, {held} blocked by safety guards." if held else f"{summary}.")
-    return "\n".join(lines) + "\n"
+    closing = render.closing_lines(cycle)
+    if closing and closing[0].startswith(("Plan:", "No changes")):
+        head, _, rest = closing[0].partition(": ")
+        closing[0] = f"**{head}:** {rest}"
+    lines += [f"{line}\n" for line in closing]
+    return "\n".join(lines)

@@ -13,7 +13,7 @@ from controller.cycle import AppCycle, Cycle
 from controller.executor import ApplyReport, Outcome
 from controller.metrics import Recorder
 from controller.model import AppName, ObservedApp, Quarantined, SourceRead, SourceUserId
-from controller.operations import Plan
+from controller.operations import DriftKind, Plan
 from controller.policy.schema import SafetySpec
 from tests.fakes import account, desired_account, desired_app, observed
 
@@ -128,7 +128,8 @@ def test_a_cycle_is_recorded_under_the_contract_names() -> None:
         kind: value("provisioner_drift_accounts", {**APP, "kind": kind})
         for kind in ("missing", "unexpected", "attributes", "groups", "orphaned")
     }
-    assert drift == {"missing": 0, "unexpected": 1, "attributes": 1, "groups": 0, "orphaned": 1}
+    # ada's update and bob's suspend succeeded: drift repaired is not drift; orphans stay.
+    assert drift == {"missing": 0, "unexpected": 0, "attributes": 0, "groups": 0, "orphaned": 1}
     assert value("provisioner_reconcile_total", {**APP, "result": "success"}) == 1
     assert value("provisioner_reconcile_total", {**APP, "result": "error"}) == 0
     assert value("provisioner_reconcile_total", {**APP, "result": "blocked"}) == 0
@@ -224,6 +225,97 @@ def test_a_failed_observation_is_an_error_and_keeps_the_last_drift() -> None:
     assert value("provisioner_reconcile_total", {**APP, "result": "error"}) == 1
     assert value("provisioner_drift_accounts", {**APP, "kind": "orphaned"}) == 1
     assert value("provisioner_last_reconcile_success_timestamp_seconds", APP) == 1000
+
+
+def drift_of(recorder: Recorder) -> dict[str, float | None]:
+    value = recorder.registry.get_sample_value
+    return {
+        kind: value("provisioner_drift_accounts", {**APP, "kind": kind})
+        for kind in ("missing", "unexpected", "attributes", "groups", "orphaned")
+    }
+
+
+def test_drift_an_operation_failed_to_repair_still_counts() -> None:
+    recorder = Recorder()
+    planned, app = a_plan()
+    recorder.record_cycle(a_cycle(planned, app, results=("error", "success")), durations={}, now=1)
+    assert drift_of(recorder) == {
+        "missing": 0,
+        "unexpected": 0,
+        "attributes": 1,  # ada's update failed
+        "groups": 0,
+        "orphaned": 1,
+    }
+
+
+def test_drift_a_guard_held_still_counts() -> None:
+    recorder = Recorder()
+    planned, app = a_plan(limit=0)  # bob's suspend is held; ada's update goes
+    recorder.record_cycle(a_cycle(planned, app), durations={}, now=1)
+    assert drift_of(recorder)["unexpected"] == 1
+    assert drift_of(recorder)["attributes"] == 0
+
+
+def test_an_observe_only_app_keeps_reporting_its_planned_drift() -> None:
+    recorder = Recorder()
+    planned, app = a_plan()
+    cycle = a_cycle(planned, app)
+    watched = dataclasses.replace(cycle.apps[0], observe_only=True, report=None)
+    recorder.record_cycle(dataclasses.replace(cycle, apps=(watched,)), durations={}, now=1)
+    assert drift_of(recorder) == {
+        "missing": 0,
+        "unexpected": 1,
+        "attributes": 1,
+        "groups": 0,
+        "orphaned": 1,
+    }
+
+
+def test_group_drift_is_repaired_only_when_every_change_of_the_account_succeeded() -> None:
+    wanted = desired_app(
+        desired_account("005A", "ada@x", groups=frozenset({"eng", "ops"})),
+        desired_account("005B", "bob@x", groups=frozenset({"eng"})),
+    )
+    app = observed(
+        account("1", "ada@x", external_id="005A"),
+        account("2", "bob@x", external_id="005B"),
+        groups={"eng": set(), "ops": set()},
+    )
+    planned = plan.compute(wanted, app, match=["externalId"])
+    assert planned.drift[DriftKind.GROUPS] == 2
+    members = [(op.user_name, op.group) for op in planned.operations]
+    assert members == [("ada@x", "eng"), ("ada@x", "ops"), ("bob@x", "eng")]
+    recorder = Recorder()
+    cycle = a_cycle(planned, app, results=("success", "error", "success"))
+    recorder.record_cycle(cycle, durations={}, now=1)
+    assert drift_of(recorder)["groups"] == 1  # ada: one of her two changes failed
+
+
+def test_a_failed_source_read_keeps_the_last_drift() -> None:
+    recorder = Recorder()
+    planned, app = a_plan(limit=0)
+    recorder.record_cycle(a_cycle(planned, app), durations={}, now=1.0)
+    before = drift_of(recorder)
+    nothing = Plan(AppName("app"), (), {kind: 0 for kind in DriftKind} | {DriftKind.ORPHANED: 3})
+    failed = a_cycle(nothing, app, source_error="REQUEST_LIMIT_EXCEEDED", trusted=False)
+    recorder.record_cycle(failed, durations={}, now=2.0)
+    assert drift_of(recorder) == before  # not 3 orphans, not 0 unexpected
+
+
+def test_an_untrusted_source_read_records_drift_but_keeps_the_last_orphans() -> None:
+    recorder = Recorder()
+    planned, app = a_plan()
+    recorder.record_cycle(a_cycle(planned, app), durations={}, now=1.0)
+    held, _ = a_plan(source_complete=False)  # bob's suspend held, ada's update goes
+    more_orphans = dataclasses.replace(held, drift={**held.drift, DriftKind.ORPHANED: 5})
+    recorder.record_cycle(a_cycle(more_orphans, app, trusted=False), durations={}, now=2.0)
+    assert drift_of(recorder) == {
+        "missing": 0,
+        "unexpected": 1,
+        "attributes": 0,
+        "groups": 0,
+        "orphaned": 1,
+    }
 
 
 def test_a_failed_source_read_counts_and_keeps_the_last_user_counts() -> None:
