@@ -233,7 +233,8 @@ def main(argv: list[str] | None = None) -> None:
     with serve_faults(args.upstream, settings, port=args.port) as proxy:
         print(f"Proxying {proxy.url} -> {args.upstream}; Ctrl+C or SIGTERM stops it.", flush=True)
         serving.wait_for_stop()
-        print(f"{proxy.tally.requests} requests; faults: {proxy.tally.by_kind()}", flush=True)
+        faults = ", ".join(f"{kind.value}: {n}" for kind, n in proxy.tally.by_kind().items())
+        print(f"{proxy.tally.requests} requests; faults: {faults}", flush=True)
 
 
 if __name__ == "__main__":

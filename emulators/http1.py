@@ -165,7 +165,7 @@ class Upstream:
                 writer.write(request.head + request.body)
                 await writer.drain()
                 response = await read_response(reader, request.method)
-            except ConnectionResetError:
+            except ConnectionError:  # reset, or a broken pipe: closed while idle
                 response = None
             if response is None:
                 self.close()

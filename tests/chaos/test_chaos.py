@@ -20,6 +20,7 @@ Another seed: CHAOS_SEEDS=5,6 pytest tests/chaos   (README: "The chaos test")
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import os
 import signal
@@ -36,7 +37,14 @@ from emulators.faults import Fault, FaultProxy, FaultSettings, serve_faults
 from emulators.serving import free_port
 from emulators.world import World, example_world
 from tests.chaos import apps
-from tests.chaos.expected import JOINERS, LEAVER, MOVER, expected_accounts, steady_people
+from tests.chaos.expected import (
+    JOINERS,
+    LEAVER,
+    MOVER,
+    RETURNING,
+    expected_accounts,
+    steady_people,
+)
 from tests.process.conftest import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,7 +90,9 @@ def _proxied(
 
 
 class Watcher:
-    """Polls the apps in a thread, noting every moment a steady person's account lost access."""
+    """Polls the apps in a thread, noting every moment a steady person's account lost access.
+
+    `steady` may be replaced while it runs (the leaver leaves the set as they leave)."""
 
     def __init__(self, world: World, steady: frozenset[str]) -> None:
         self.world = world
@@ -168,7 +178,7 @@ def test_run_converges_through_a_storm_without_duplicates_or_wrongful_suspension
             environ,
             proxies,
         ),
-        Watcher(world, steady_people()) as watcher,
+        Watcher(world, steady_people() | {LEAVER}) as watcher,
     ):
         process, log_path = _start(environ, tmp_path)
         try:
@@ -177,7 +187,9 @@ def test_run_converges_through_a_storm_without_duplicates_or_wrongful_suspension
 
             for fields in JOINERS:
                 world.hire_in_salesforce(fields)
-            world.change_in_salesforce("barbara.liskov@orion.example", {"IsActive": True})
+            world.change_in_salesforce(RETURNING, {"IsActive": True})
+            watcher.steady = steady_people()  # Alan may lose access from now on, not before
+            left_at = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
             world.change_in_salesforce(LEAVER, {"IsActive": False})
             world.change_in_salesforce(MOVER, {"UserRole.Name": "Charge Nurse"})
             final = expected_accounts(changed=True)
@@ -199,19 +211,26 @@ def test_run_converges_through_a_storm_without_duplicates_or_wrongful_suspension
     assert watcher.polls > 10 and watcher.wrongful == set()
     leaver_id = world.salesforce_id(LEAVER)
     removals = [
-        (entry["app"], entry["operation"], entry["source_id"], entry["user"])
+        entry
         for entry in _journal(world.environ, tmp_path)
         if entry["operation"] in ("suspend", "delete", "remove_member")
     ]
-    assert [removal for removal in removals if removal[2] != leaver_id] == []
-    suspended = {app for app, operation, who, _ in removals if operation == "suspend"}
+    wrongful = [
+        (entry["app"], entry["operation"], entry["user"], entry["time"])
+        for entry in removals
+        if entry["source_id"] != leaver_id
+        or datetime.datetime.fromisoformat(str(entry["time"])) < left_at
+    ]
+    assert wrongful == []
+    suspended = {entry["app"] for entry in removals if entry["operation"] == "suspend"}
     assert suspended == {"slack", "jira", "zendesk"}  # the journal names the leaver's
 
     requests = sum(proxy.tally.requests for proxy in proxies.values())
     injected = sum(proxy.tally.total() for proxy in proxies.values())
-    kinds = {kind: sum(proxy.tally.by_kind()[kind] for proxy in proxies.values()) for kind in Fault}
+    kinds = {kind.value: sum(p.tally.by_kind()[kind] for p in proxies.values()) for kind in Fault}
     posts = {
-        kind: sum(proxy.tally.of(kind, "POST") for proxy in proxies.values()) for kind in Fault
+        kind.value: sum(proxy.tally.of(kind, "POST") for proxy in proxies.values())
+        for kind in Fault
     }
     print(f"seed {seed}: {injected} of {requests} requests faulted: {kinds}; POSTs: {posts}")
     assert injected >= 0.10 * requests
