@@ -61,11 +61,14 @@ class FaultTally:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.requests = 0
+        self.methods: Counter[str] = Counter()
+        """Requests seen, by method."""
         self.injected: Counter[tuple[Fault, str]] = Counter()
 
     def count(self, method: str, fault: Fault | None) -> None:
         with self._lock:
             self.requests += 1
+            self.methods[method] += 1
             if fault is not None:
                 self.injected[fault, method] += 1
 
