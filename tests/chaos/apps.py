@@ -124,6 +124,25 @@ def group_names(world: World) -> dict[str, list[str]]:
     }
 
 
+def duplicate_memberships(world: World) -> list[str]:
+    """'app group member: n times' for every member a group lists more than once."""
+    _, care_groups = _care_resources(world)
+    listed = collections.Counter(
+        (app, str(group["displayName"]), str(member.get("value")))
+        for app, groups in (
+            ("slack", world.slack.groups()),
+            ("jira", world.jira.groups()),
+            ("carepoint", care_groups),
+        )
+        for group in groups
+        for member in group.get("members") or ()
+    )
+    listed.update(
+        ("zendesk", str(m["group_id"]), str(m["user_id"])) for m in world.zendesk.memberships()
+    )
+    return sorted(f"{a} {g} {m}: {n} times" for (a, g, m), n in listed.items() if n > 1)
+
+
 def duplicate_accounts(found: list[Account]) -> list[str]:
     """'app key: n accounts' for every identifier two or more accounts of one app share."""
     counts = collections.Counter((a.app, key) for a in found for key in a.keys)

@@ -211,6 +211,7 @@ def test_run_converges_through_a_storm_without_duplicates_or_wrongful_suspension
     found = apps.accounts(world)
     assert apps.duplicate_accounts(found) == []
     assert apps.duplicate_groups(apps.group_names(world)) == []
+    assert apps.duplicate_memberships(world) == []
     assert _converged(world, final)
     assert {(account.app, account.email) for account in found} == set(final)
     assert watcher.polls > 10 and watcher.wrongful == set()
@@ -280,4 +281,5 @@ def test_writes_the_apps_acted_on_but_never_answered_make_no_duplicates(tmp_path
     assert all(unanswered[app] for app in apps.APPS), unanswered
     assert apps.duplicate_accounts(apps.accounts(world)) == []
     assert apps.duplicate_groups(apps.group_names(world)) == []
+    assert apps.duplicate_memberships(world) == []
     assert _converged(world, expected_accounts(changed=False))
