@@ -122,17 +122,18 @@ class FaultProxy:
         """http://127.0.0.1:port, once serving."""
         self._random = random.Random(settings.seed)  # noqa: S311 (reproducible, not secret)
 
-    def _decide(self, method: str) -> tuple[Fault | None, int]:
-        """The fault for the next request (None: forward it untouched), and its status."""
+    def _decide(self, method: str) -> tuple[Fault | None, bytes]:
+        """The fault for the next request (None: forward it untouched), and the response the
+        proxy makes up for it, if any."""
         rate = self._rate if method in ("GET", "HEAD") else self._write_rate
         if not self.injecting or self._random.random() >= rate:
-            return None, 0
+            return None, b""
         fault = self._random.choice(self.settings.kinds)
         if fault is Fault.RATE_LIMITED:
-            return fault, 429
+            return fault, http1.local_response(429, self._random.choice(("0", "1")))
         if fault is Fault.SERVER_ERROR:
-            return fault, self._random.choice((500, 502, 503))
-        return fault, 0
+            return fault, http1.local_response(self._random.choice((500, 502, 503)))
+        return fault, b""
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Serve one client connection, request after request, until either side closes."""
@@ -142,18 +143,19 @@ class FaultProxy:
                 request = await http1.read_request(reader)
                 if request is None:
                     return
-                fault, status = self._decide(request.method)
-                self.tally.count(request.method, fault)
-                if fault is Fault.RESET_BEFORE:
+                fault, made_up = self._decide(request.method)
+                if fault is Fault.RESET_BEFORE or made_up:
+                    self.tally.count(request.method, fault)
+                    if made_up:
+                        writer.write(made_up)
+                        await writer.drain()
+                        continue
                     _reset(writer)
                     return
-                if status:
-                    writer.write(http1.local_response(status, self._random.choice(("0", "1"))))
-                    await writer.drain()
-                    continue
                 response = await upstream.exchange(request)
                 if fault is Fault.TRUNCATED and len(response.body) < 2:
                     fault = Fault.RESET_AFTER  # nothing to cut short: break it another way
+                self.tally.count(request.method, fault)
                 if fault is Fault.RESET_AFTER:
                     _reset(writer)
                     return

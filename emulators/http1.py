@@ -129,7 +129,7 @@ async def read_response(reader: asyncio.StreamReader, method: str) -> Message | 
         return Message(head, body, method, until_close or _closes(headers))
 
 
-def local_response(status: int, retry_after: str) -> bytes:
+def local_response(status: int, retry_after: str | None = None) -> bytes:
     """A response the proxy makes up, as a load balancer or a throttling gateway would."""
     body = f"fault injected: {status} {REASONS[status]}\n".encode()
     lines = [
@@ -137,7 +137,7 @@ def local_response(status: int, retry_after: str) -> bytes:
         "Content-Type: text/plain; charset=utf-8",
         f"Content-Length: {len(body)}",
     ]
-    if status == 429:
+    if retry_after is not None:
         lines.append(f"Retry-After: {retry_after}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 

@@ -22,7 +22,7 @@ BODY = json.dumps({"items": list(range(500))}).encode()
 
 class Counting:
     """An app that counts what reached it: /plain has a Content-Length, /chunked is sent in
-    parts, /gzip is gzip-encoded; a POST is counted as created."""
+    parts, /gzip is gzip-encoded, /empty is a 204; a POST is counted as created."""
 
     def __init__(self) -> None:
         self.created = 0
@@ -36,6 +36,10 @@ class Counting:
             pass
         if scope["method"] == "POST":
             self.created += 1
+        if scope["path"] == "/empty":
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
         headers = [(b"content-type", b"application/json")]
         if scope["path"] == "/chunked":  # no Content-Length: uvicorn sends it chunked
             await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -126,6 +130,20 @@ def test_a_truncated_body_is_cut_after_a_head_that_promised_all_of_it(
         with pytest.raises(httpx.RemoteProtocolError):
             response.read()
     assert counting.seen == 1 and proxy.tally.by_kind()[Fault.TRUNCATED] == 1
+
+
+def test_an_empty_body_that_cannot_be_cut_short_is_reset_instead(
+    app: tuple[Counting, str],
+) -> None:
+    counting, url = app
+    with (
+        serve_faults(url, _only(Fault.TRUNCATED)) as proxy,
+        pytest.raises(httpx.ReadError, match="reset"),
+    ):
+        httpx.delete(proxy.url + "/empty")
+    assert counting.seen == 1
+    assert proxy.tally.by_kind()[Fault.RESET_AFTER] == 1
+    assert proxy.tally.by_kind()[Fault.TRUNCATED] == 0
 
 
 def test_a_seed_decides_the_same_faults_and_the_rate_holds(app: tuple[Counting, str]) -> None:
