@@ -8,14 +8,16 @@ username. Each Recorder has its own registry, never the global one, so tests can
 
 Series an alert takes `increase()` of are created at zero the first time their labels are known
 (an app's results, a target's rate limits, a source's read errors): a counter born at 1 is a
-change Prometheus never sees.
+change Prometheus never sees. Every series an alert reads exists from the moment the policy is
+loaded (`apps_watched`): each app's reconcile results at 0, and its last success at the time
+the controller began watching it, so an app that never succeeds still ages into an alert.
 """
 
 from __future__ import annotations
 
 import collections
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import httpx
@@ -152,6 +154,7 @@ class Recorder:
             registry=r,
         )
         self._revision: str | None = None
+        self._watched: set[str] = set()
         for kind in TRIGGERS:
             self.triggers.labels(kind)
 
@@ -169,6 +172,24 @@ class Recorder:
                 self.source_users.labels(source, state).set(counts[state])
         for app in cycle.apps:
             self._record_app(app, duration=durations.get(app.app), now=now)
+
+    def apps_watched(self, apps: Iterable[str], *, now: float) -> None:
+        """The apps of a policy just loaded: each app's reconciles at 0 for every result, and
+        its last success at `now` until it has one (the alerts see it age from the start)."""
+        for app in apps:
+            for result in RESULTS:
+                self.reconciles.labels(app, result)
+            if app not in self._watched:
+                self._watched.add(app)
+                self.last_success.labels(app).set(now)
+
+    def cycle_failed(self, apps: Iterable[str]) -> None:
+        """A cycle failed as a whole (nothing was read, planned or recorded): an error for
+        every app of the policy in force."""
+        for app in apps:
+            for result in RESULTS:
+                self.reconciles.labels(app, result)
+            self.reconciles.labels(app, ERROR).inc()
 
     def _record_app(self, app: AppCycle, *, duration: float | None, now: float) -> None:
         name = app.app

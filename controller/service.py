@@ -51,7 +51,10 @@ async def _main(settings: LoopSettings, *, environ: Mapping[str, str]) -> int:
     logs.configure(json=None if settings.log_format == "auto" else settings.log_format == "json")
     log = logs.get_logger()
     recorder = Recorder()
-    health = http.Health(max_age_seconds=3 * settings.interval_seconds + 60)
+    health = http.Health(
+        max_age_seconds=3 * settings.interval_seconds + 60,
+        cycle_bound_seconds=loop.cycle_bound_seconds(settings),
+    )
     keeper = PolicyKeeper(
         policy_feed(settings, environ),
         registry=REGISTRY,
