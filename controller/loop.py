@@ -18,6 +18,7 @@ within `cycle_bound_seconds`, so a controller that keeps failing, or hangs, is r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import itertools
 import signal
@@ -198,7 +199,11 @@ class Controller:
         except asyncio.CancelledError:
             raise
         except BaseException as error:
-            await self._cycle_failed(error, log)
+            try:
+                await self._cycle_failed(error, log)
+            except Exception:  # reporting the failure failed: still, never end the loop
+                with contextlib.suppress(Exception):
+                    log.exception("reporting a failed cycle failed")
 
     async def _cycle_failed(self, error: BaseException, log: Any) -> None:
         now = time.time()
@@ -234,7 +239,7 @@ class Controller:
         started = time.perf_counter()
 
         def on_outcome(outcome: Outcome) -> None:
-            self.health.progressed(time.time())  # a long cycle that gets work done is alive
+            self._progressed()  # a long cycle that gets work done is alive
             op = outcome.operation
             log.info(
                 "operation",
@@ -252,7 +257,12 @@ class Controller:
         self._stage = "recording the cycle"
         elapsed = time.perf_counter() - started
         self._record(cycle, elapsed, log)
-        self.health.progressed(time.time())
+        self._progressed()
+
+    def _progressed(self) -> None:
+        now = time.time()
+        self.health.progressed(now)
+        self.recorder.progressed(now)
 
     def _record(self, cycle: Cycle, elapsed: float, log: Any) -> None:
         now = time.time()
@@ -335,7 +345,7 @@ class Controller:
             coalesce=True,
         )
         scheduler.start()
-        self.health.progressed(time.time())  # the bound on the first cycle starts now
+        self._progressed()  # the bounds on the first cycle (/healthz, alerts) start now
         worker = asyncio.create_task(self._worker())
         beat = asyncio.create_task(self._heartbeat())
         self.trigger(STARTUP)

@@ -148,6 +148,12 @@ class Recorder:
             ["target"],
             registry=r,
         )
+        self.cycle_progress = Gauge(
+            "provisioner_last_cycle_progress_timestamp_seconds",
+            "Unix time the loop last got work done: started, ran a cycle to its end (whatever "
+            "its apps' results), or finished an operation of a long cycle",
+            registry=r,
+        )
         self.api_usage = Gauge(
             "provisioner_salesforce_api_usage_ratio",
             "Share of the Salesforce org's daily API requests used",
@@ -183,6 +189,10 @@ class Recorder:
                 self._watched.add(app)
                 self.last_success.labels(app).set(now)
 
+    def progressed(self, now: float) -> None:
+        """The loop got work done (see `cycle_progress`); a cycle that failed whole did not."""
+        self.cycle_progress.set(now)
+
     def cycle_failed(self, apps: Iterable[str]) -> None:
         """A cycle failed as a whole (nothing was read, planned or recorded): an error for
         every app of the policy in force."""
@@ -193,6 +203,7 @@ class Recorder:
 
     def _record_app(self, app: AppCycle, *, duration: float | None, now: float) -> None:
         name = app.app
+        self._watched.add(name)  # its last success is its own from now on
         for result in RESULTS:
             self.reconciles.labels(name, result)
         result = app_result(app)

@@ -12,6 +12,7 @@ open it with SQLite's `mode=ro` and never migrate it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sqlite3
 from pathlib import Path
@@ -28,9 +29,9 @@ from controller.errors import ProvisionerError
 MIGRATIONS = str(Path(__file__).resolve().parent / "migrations")
 SQLITE_HEADER = b"SQLite format 3\x00"
 MOVE_ASIDE = (
-    "stop the controller, move the file aside (or restore it from a backup), and let `apply` "
-    "or `run` create a new one; a new journal starts without the audit trail, the last "
-    "trusted source size and the suspension times"
+    "move the file aside, or restore it from a backup; the next `apply`, or the running "
+    "controller's next cycle, then creates a new journal, which starts without the audit "
+    "trail, the last trusted source size and the suspension times"
 )
 MIGRATE = "run `provisioner apply` or start `provisioner run` once to migrate it"
 
@@ -51,16 +52,18 @@ def _config(connection: sa.Connection | None = None) -> Config:
     return config
 
 
+@functools.cache
 def head_revision() -> str:
     head = ScriptDirectory.from_config(_config()).get_current_head()
     assert head is not None
     return head
 
 
-def _known_revisions() -> list[str]:
+@functools.cache
+def _known_revisions() -> tuple[str, ...]:
     """Every revision this code knows, oldest first."""
     script = ScriptDirectory.from_config(_config())
-    return [rev.revision for rev in reversed(list(script.walk_revisions()))]
+    return tuple(rev.revision for rev in reversed(list(script.walk_revisions())))
 
 
 def check_file(path: Path) -> None:
@@ -127,10 +130,15 @@ def _engine(path: Path, pragmas: Any) -> sa.Engine:
     return engine
 
 
+def _sidecars(path: Path) -> tuple[Path, Path]:
+    return path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
+
+
 def _create(path: Path, pragmas: Any) -> None:
-    """A new journal, migrated beside `path` and then renamed to it: all or nothing."""
+    """A new journal, migrated beside `path` and then renamed to it: all or nothing. The WAL
+    files of a journal moved away are removed first: SQLite would replay them into the new one."""
     fresh = path.with_name(path.name + ".new")
-    for leftover in (fresh, *(fresh.with_name(fresh.name + end) for end in ("-wal", "-shm"))):
+    for leftover in (fresh, *_sidecars(fresh), *_sidecars(path)):
         leftover.unlink(missing_ok=True)
     engine = _engine(fresh, pragmas)
     try:
