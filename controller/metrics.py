@@ -9,7 +9,7 @@ username. Each Recorder has its own registry, never the global one, so tests can
 Series an alert takes `increase()` of are created at zero the first time their labels are known
 (an app's results, a target's rate limits, a source's read errors): a counter born at 1 is a
 change Prometheus never sees. Every series an alert reads exists from the moment the policy is
-loaded (`apps_watched`): each app's reconcile results at 0, and its last success at the time
+loaded (`watching`): each app's reconcile results at 0, and its last success at the time
 the controller began watching it, so an app that never succeeds still ages into an alert.
 """
 
@@ -179,9 +179,12 @@ class Recorder:
         for app in cycle.apps:
             self._record_app(app, duration=durations.get(app.app), now=now)
 
-    def apps_watched(self, apps: Iterable[str], *, now: float) -> None:
-        """The apps of a policy just loaded: each app's reconciles at 0 for every result, and
-        its last success at `now` until it has one (the alerts see it age from the start)."""
+    def watching(self, *, apps: Iterable[str], sources: Iterable[str], now: float) -> None:
+        """The apps and sources of a policy just loaded: each app's reconciles at 0 for every
+        result, its last success at `now` until it has one (the alerts see it age from the
+        start), and each source's read errors at 0 (the first failed read is an increase)."""
+        for source in sources:
+            self.source_errors.labels(source)
         for app in apps:
             for result in RESULTS:
                 self.reconciles.labels(app, result)

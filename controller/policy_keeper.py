@@ -105,7 +105,8 @@ class PolicyKeeper:
         self._checkout = checkout
         logs.bind_process(revision=policy.revision)
         self.recorder.policy_loaded(policy.revision)
-        self.recorder.apps_watched(policy.apps, now=time.time())
+        sources = [source.name for source in policy.sources]
+        self.recorder.watching(apps=policy.apps, sources=sources, now=time.time())
         self.health.policy_loaded(True, apps=policy.apps)
         self.log.info(
             "policy loaded",

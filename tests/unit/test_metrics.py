@@ -120,7 +120,8 @@ def test_every_contract_metric_is_exposed_with_exactly_its_labels() -> None:
 def test_every_series_an_alert_reads_exists_once_the_policy_is_loaded() -> None:
     recorder = Recorder()
     value = recorder.registry.get_sample_value
-    recorder.apps_watched(["slack", "jira"], now=500.0)
+    recorder.watching(apps=["slack", "jira"], sources=["org"], now=500.0)
+    assert value("provisioner_source_read_errors_total", {"source": "org"}) == 0
     for app in ("slack", "jira"):
         for result in ("success", "error", "blocked"):
             assert value("provisioner_reconcile_total", {"app": app, "result": result}) == 0
@@ -129,7 +130,7 @@ def test_every_series_an_alert_reads_exists_once_the_policy_is_loaded() -> None:
 
     planned, app = a_plan()
     recorder.record_cycle(a_cycle(planned, app), durations={}, now=1000.0)
-    recorder.apps_watched(["app", "zendesk"], now=2000.0)  # a reload keeps what it knew
+    recorder.watching(apps=["app", "zendesk"], sources=[], now=2000.0)  # a reload keeps it
     assert value("provisioner_last_reconcile_success_timestamp_seconds", APP) == 1000
     assert value("provisioner_last_reconcile_success_timestamp_seconds", {"app": "zendesk"}) == 2000
 
