@@ -37,7 +37,6 @@ import yaml
 from bench import synthetic
 from controller import engine, runtime
 from controller.engine import Engine
-from controller.state import StateStore
 from emulators.serving import free_port
 from reconcilers import REGISTRY
 
@@ -176,7 +175,6 @@ async def measure(users: int) -> list[dict[str, Any]]:
             policy,
             registry=REGISTRY,
             environ={},
-            state=StateStore(Path(scratch) / "state"),
             http_hooks=counting.hooks,
         )
         async with running:

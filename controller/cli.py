@@ -8,6 +8,7 @@ exits non-zero when anything failed. Everything a person reads goes to stdout, e
 from __future__ import annotations
 
 import asyncio
+import datetime
 import enum
 import json
 import os
@@ -33,7 +34,7 @@ from controller import (
 from controller import demo as demo_story
 from controller.cycle import Cycle
 from controller.engine import Engine
-from controller.journal import JOURNAL_FILE, SqliteJournal
+from controller.journal import SqliteJournal, legacy
 from controller.options import (
     LockTimeoutOption,
     PolicyOption,
@@ -44,7 +45,6 @@ from controller.options import (
 from controller.policy import Policy
 from controller.policy.feed import DirectoryFeed
 from controller.policy.schema import Document
-from controller.state import StateStore
 from controller.writer_lock import Holder, LockHeld, WriterLock, acquire
 from reconcilers import REGISTRY
 
@@ -115,16 +115,23 @@ def writer_lock_or_exit(state_dir: Path, command: str, timeout: float) -> Writer
 
 async def _plan(policy: Policy, only: list[str] | None, state_dir: Path | None) -> Cycle:
     directory = state_dir or default_state_dir()
-    with journal.existing(directory) as remembered:  # read for grace periods; never created
+    # Read-only, for the grace periods and the trusted source size; never created nor migrated.
+    with journal.existing(directory) as remembered:
         async with Engine(
             policy,
             registry=REGISTRY,
             environ=os.environ,
             only=only,
-            state=StateStore(directory),
+            remembered=legacy.found(directory),
             journal=remembered,
         ) as running:
             return await running.plan()
+
+
+def _or_exit(error: errors.ProvisionerError) -> typer.Exit:
+    """A state directory that cannot be used (its journal or state file): say so, exit 1."""
+    typer.echo(f"error: {error}", err=True)
+    return typer.Exit(EXIT_ERROR)
 
 
 def plan_exit_code(cycle: Cycle) -> int:
@@ -171,7 +178,10 @@ def plan(
     """
     loaded = _load_or_exit(policy)
     _check_apps(loaded, only)
-    cycle = asyncio.run(_plan(loaded, only, state_dir))
+    try:
+        cycle = asyncio.run(_plan(loaded, only, state_dir))
+    except (journal.JournalError, legacy.LegacyStateError) as error:
+        raise _or_exit(error) from None
     shown = {Format.json: render.plan_json, Format.markdown: render_markdown.plan_markdown}
     typer.echo(shown.get(output, render.plan_text)(cycle))
     raise typer.Exit(plan_exit_code(cycle))
@@ -186,19 +196,18 @@ async def _apply(
     retention_days: int,
 ) -> Cycle:
     directory = state_dir or default_state_dir()
-    journal = SqliteJournal(directory / JOURNAL_FILE)
+    opened, imported = journal.for_writing(directory, at=datetime.datetime.now(datetime.UTC))
+    if imported is not None:
+        typer.echo(f"note: imported {legacy.FILE_NAME} into the journal; renamed it {imported}")
     try:
-        return await _apply_journaled(
-            policy, only, directory, journal, allow_deprovisions, retention_days
-        )
+        return await _apply_journaled(policy, only, opened, allow_deprovisions, retention_days)
     finally:
-        journal.close()
+        opened.close()
 
 
 async def _apply_journaled(
     policy: Policy,
     only: list[str] | None,
-    directory: Path,
     journal: SqliteJournal,
     allow_deprovisions: bool,
     retention_days: int,
@@ -208,7 +217,6 @@ async def _apply_journaled(
         registry=REGISTRY,
         environ=os.environ,
         only=only,
-        state=StateStore(directory),
         allow_deprovisions=allow_deprovisions,
         journal=journal,
         journal_retention_days=retention_days,
@@ -264,15 +272,18 @@ def apply(
             "warning: --allow-deprovisions: deprovision limits are lifted for this run", err=True
         )
     with writer_lock_or_exit(state_dir or default_state_dir(), "apply", lock_timeout):
-        cycle = asyncio.run(
-            _apply(
-                loaded,
-                only,
-                state_dir,
-                allow_deprovisions=allow_deprovisions,
-                retention_days=journal_retention_days,
+        try:
+            cycle = asyncio.run(
+                _apply(
+                    loaded,
+                    only,
+                    state_dir,
+                    allow_deprovisions=allow_deprovisions,
+                    retention_days=journal_retention_days,
+                )
             )
-        )
+        except (journal.JournalError, legacy.LegacyStateError) as error:
+            raise _or_exit(error) from None
     reports = [app.report for app in cycle.apps if app.report is not None]
     if reports:
         typer.echo("")

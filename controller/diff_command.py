@@ -20,10 +20,10 @@ import typer
 from controller import engine, errors, journal, policy_diff
 from controller.cycle import Cycle
 from controller.engine import Engine
+from controller.journal import legacy
 from controller.options import PolicyOption, StateOption, default_state_dir
 from controller.policy import Policy, git
 from controller.render_diff import diff_json, diff_markdown, diff_text
-from controller.state import StateStore
 from reconcilers import REGISTRY
 
 EXIT_SAME, EXIT_ERROR, EXIT_DIFFERENT = 0, 1, 2
@@ -82,7 +82,7 @@ async def _plan_both(
                 registry=REGISTRY,
                 environ=os.environ,
                 only=only,
-                state=StateStore(state_dir),
+                remembered=legacy.found(state_dir),
                 journal=remembered,
             )
 
@@ -134,6 +134,9 @@ def diff(
     except errors.PolicyError as error:
         for line in error.errors:
             typer.echo(line, err=True)
+        raise typer.Exit(EXIT_ERROR) from None
+    except (journal.JournalError, legacy.LegacyStateError) as error:
+        typer.echo(f"error: {error}", err=True)
         raise typer.Exit(EXIT_ERROR) from None
     diffs = policy_diff.compare(at_base, at_head)
     render = {DiffFormat.markdown: diff_markdown, DiffFormat.json: diff_json}.get(output, diff_text)

@@ -15,15 +15,14 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from controller import desired, executor, guard, journaling, plan, sources
+from controller import desired, executor, facts, guard, journaling, plan, sources
 from controller.cycle import AppCycle, Cycle
-from controller.journal import AppResult, Journal
+from controller.journal import AppResult, Facts, Journal
 from controller.model import AccountId, AppName, DesiredApp, ObservedApp, SourceRead
-from controller.operations import OpKind, Plan
+from controller.operations import Plan
 from controller.policy import Policy, loader
 from controller.policy.schema import ConnectedAppSpec
 from controller.sources import Source
-from controller.state import StateStore
 from reconcilers.base import AppConnection, AppReconciler, ReconcilerKind, Registry
 from reconcilers.throttle import Throttle, WriteRate
 
@@ -99,7 +98,7 @@ class Engine:
         environ: Mapping[str, str],
         clock: Clock = utc_now,
         only: Sequence[str] | None = None,
-        state: StateStore | None = None,
+        remembered: Facts | None = None,
         allow_deprovisions: bool = False,
         http_hooks: HttpHooks | None = None,
         journal: Journal | None = None,
@@ -109,8 +108,11 @@ class Engine:
         self.journal = journal
         self.journal_retention_days = journal_retention_days
         """Where apply records every operation before and after it is sent; None: nowhere."""
-        self.state_store = state or StateStore(None)
-        self.state = self.state_store.load()
+        self.remembered = remembered or Facts()
+        """The facts later runs need, where there is no journal: kept for the process. With a
+        journal, what it does not know yet (a legacy state.json that `plan` reads in place)."""
+        self.known = self.remembered
+        """The facts as the last plan read them."""
         self.allow_deprovisions = allow_deprovisions
         """The operator's one-time override of the deprovision thresholds (never of rules 1-3)."""
         self.clock = clock
@@ -175,7 +177,7 @@ class Engine:
         return guard.judge_source(
             error=read.error,
             active=evaluation.active_users,
-            last_good_active=self.state.last_good_active.get(source.name),
+            last_good_active=self.known.trusted_active.get(source.name),
             max_drop_percent=source.spec.max_active_drop_percent,
             accept_drop=self.allow_deprovisions,
             records=read.records,
@@ -234,8 +236,8 @@ class Engine:
     def _suspensions(self, app: AppName) -> dict[AccountId, datetime.datetime]:
         """When each suspended account's grace period began. Apps keep no such time, so it
         is the journal's time of our own last suspend, or when we first saw the account
-        suspended (the state file), whichever is later: a grace period never ends early."""
-        since = dict(self.state.suspensions(app))
+        suspended (the journal's facts), whichever is later: a grace period never ends early."""
+        since = {AccountId(a): t for a, t in self.known.suspended_since.get(app, {}).items()}
         journaled = self.journal.suspended_since(app) if self.journal is not None else {}
         for account, moment in journaled.items():
             seen = since.get(AccountId(account))
@@ -271,7 +273,7 @@ class Engine:
         `approved` names, by app, an operator's one-time approval (`provisioner approve`): the
         per-run deprovision limits do not hold that app this once. Rules 1-3 still do."""
         approved = approved or {}
-        self.state = self.state_store.load()
+        self.known = self._facts()
         now = self.clock()
         evaluation = desired.evaluate(self.policy, read, now=now)
         verdict = self._verdict(read, evaluation)
@@ -289,9 +291,8 @@ class Engine:
 
     async def plan(self, *, approved: Mapping[AppName, str] | None = None) -> Cycle:
         """Read, evaluate, observe, plan and guard every app; writes nothing anywhere."""
-        # The state is read afresh (in plan_observed). No `apply` runs beside a controller
-        # any more (controller.writer_lock), but reading afresh keeps a long-lived engine
-        # from acting on what an earlier writer of the state directory left.
+        # The facts are read afresh (in plan_observed): a long-lived engine must not act on
+        # what an earlier writer of the state directory left behind.
         return self.plan_observed(*await self.observe(), approved=approved)
 
     async def apply(
@@ -340,30 +341,23 @@ class Engine:
             return dataclasses.replace(app, report=report)
 
         applied = await asyncio.gather(*(one(app) for app in cycle.apps))
+        source = self.policy.sources[0].name
+        news = facts.learned(self._facts(), cycle, applied, source=source, now=self.clock())
         if record is not None:
             record.close(
                 source_users=len(cycle.source.users),
                 source_active=cycle.evaluation.active_users,
                 source_error=cycle.source.error,
                 apps=((a.app, _app_result(a)) for a in applied),
+                facts=news,
             )
-        self._remember(cycle, applied)
+        else:
+            self.remembered = self.remembered.merged(news)
         journaled = record.cycle_id if record is not None else None
         return dataclasses.replace(cycle, apps=tuple(applied), journal_cycle_id=journaled)
 
-    def _remember(self, cycle: Cycle, applied: Sequence[AppCycle]) -> None:
-        now = self.clock()
-        if cycle.verdict.trusted:
-            self.state.last_good_active[self.policy.sources[0].name] = cycle.evaluation.active_users
-        for app in applied:
-            self.state.observe_suspensions(app.observed, app.managed, now)
-            suspended = self.state.suspended_since.setdefault(app.app, {})
-            for outcome in app.report.outcomes if app.report else ():
-                account = outcome.operation.account_id
-                if outcome.result != executor.SUCCESS or account is None:
-                    continue
-                if outcome.operation.kind is OpKind.SUSPEND:
-                    suspended[account] = now
-                elif outcome.operation.kind in (OpKind.DELETE, OpKind.ACTIVATE):
-                    suspended.pop(account, None)
-        self.state_store.save(self.state)
+    def _facts(self) -> Facts:
+        """What later runs need, as known now: the journal's, over what this engine was given."""
+        if self.journal is None:
+            return self.remembered
+        return self.remembered.merged(self.journal.facts())

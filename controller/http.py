@@ -1,11 +1,13 @@
 """The controller's one HTTP port: /metrics for Prometheus, /healthz and /readyz for Kubernetes.
 
-/healthz says the loop is alive (its heartbeat is recent); /readyz says a policy is loaded and
-every app's last reconcile is recent and did not fail, naming the apps that are not ready and
-why. The loop tells `Health` what happens; the probes only read it. The server runs inside the
-controller's own event loop and never touches signal handlers: SIGHUP, SIGUSR1, SIGTERM and
-SIGINT belong to the loop (controller.loop), and uvicorn would otherwise take SIGTERM/SIGINT for
-itself and re-raise them when it stops.
+/healthz says the loop is alive: its heartbeat is recent, and a cycle has run to its end (or an
+operation of a long one has finished) within the bound the loop derives from --interval, so
+Kubernetes restarts a controller whose cycles hang or keep failing whole. /readyz says a policy
+is loaded and every app's last reconcile is recent and did not fail, naming the apps that are
+not ready and why. The loop tells `Health` what happens; the probes only read it. The server
+runs inside the controller's own event loop and never touches signal handlers: SIGHUP,
+SIGUSR1, SIGTERM and SIGINT belong to the loop (controller.loop), and uvicorn would otherwise
+take SIGTERM/SIGINT for itself and re-raise them when it stops.
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ class Health:
     """An app whose last reconcile is older than this is not ready (a few schedule intervals)."""
     heartbeat_timeout_seconds: float = HEARTBEAT_STALE_SECONDS
     """The loop is dead to /healthz when it has not beaten for this long."""
+    cycle_bound_seconds: float | None = None
+    """The loop is stuck to /healthz when no cycle has run to its end, and no operation of a
+    long one has finished, for this long since the last did (or since the loop started).
+    None: the heartbeat alone decides."""
+    last_progress: float | None = None
+    """When the loop started, a cycle ran to its end, or an operation finished."""
     clock: Callable[[], float] = time.time
     last_beat: float | None = None
     policy_ok: bool = False
@@ -51,6 +59,11 @@ class Health:
 
     def beat(self, now: float) -> None:
         self.last_beat = now
+
+    def progressed(self, now: float) -> None:
+        """The loop got something done: started, finished an operation, or ran a cycle to its
+        end (a cycle that failed as a whole is counted as an error but is no progress)."""
+        self.last_progress = now
 
     def policy_loaded(self, ok: bool, *, apps: Iterable[str] | None = None) -> None:
         """Whether a valid policy is in force; `apps` names its apps (others are forgotten)."""
@@ -63,8 +76,19 @@ class Health:
         self.apps[app] = (ok, now)
 
     def loop_alive(self) -> bool:
-        beat = self.last_beat
-        return beat is not None and self.clock() - beat <= self.heartbeat_timeout_seconds
+        return self.not_alive() is None
+
+    def not_alive(self) -> str | None:
+        """Why /healthz fails; None when the loop is alive."""
+        now, beat = self.clock(), self.last_beat
+        if beat is None:
+            return "the loop has not started"
+        if now - beat > self.heartbeat_timeout_seconds:
+            return f"the loop's heartbeat stopped {now - beat:.0f}s ago"
+        bound, progress = self.cycle_bound_seconds, self.last_progress
+        if bound is not None and progress is not None and now - progress > bound:
+            return f"no cycle has run to its end for {now - progress:.0f}s (bound {bound:.0f}s)"
+        return None
 
     def not_ready(self) -> dict[str, str]:
         """Why the controller is not ready, by app (or "policy", "apps"); empty when it is."""
@@ -94,8 +118,10 @@ def make_app(recorder: Recorder, health: Health) -> Starlette:
         return Response(body, headers={"Content-Type": content_type})
 
     async def healthz(_: Request) -> Response:
-        alive = health.loop_alive()
-        return JSONResponse({"alive": alive}, status_code=200 if alive else 503)
+        reason = health.not_alive()
+        if reason is None:
+            return JSONResponse({"alive": True})
+        return JSONResponse({"alive": False, "reason": reason}, status_code=503)
 
     async def readyz(_: Request) -> Response:
         reasons = health.not_ready()

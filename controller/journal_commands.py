@@ -1,7 +1,8 @@
 """`provisioner history` and `provisioner report`: the journal, read back for people.
 
-Both only read the journal in the state directory (`apply` and `run` write it) and work while
-the controller runs (the journal is SQLite in WAL mode).
+Both only read the journal in the state directory (`apply` and `run` write it), opened
+read-only and never migrated, and work while the controller runs (the journal is SQLite in WAL
+mode).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import typer
 from controller import history as history_view
 from controller import removal_report
 from controller.history import HistoryFormat
-from controller.journal import JOURNAL_FILE, HistoryQuery, SqliteJournal
+from controller.journal import JOURNAL_FILE, HistoryQuery, JournalError, SqliteJournal, opening
 from controller.options import StateOption, default_state_dir
 from controller.policy.schema import DURATION, duration_seconds
 from controller.removal_report import ReportFormat
@@ -35,7 +36,20 @@ def _open(state_dir: Path | None) -> SqliteJournal:
     if not path.exists():
         typer.echo(f"error: no journal at {path}; `apply` or `run` writes it", err=True)
         raise typer.Exit(EXIT_ERROR)
-    return SqliteJournal(path)
+    try:
+        journal = SqliteJournal(path, read_only=True)  # never migrated by a reader
+    except JournalError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
+    if journal.behind:
+        journal.close()
+        typer.echo(
+            f"error: {path}: the journal is at migration {journal.revision}, older than this "
+            f"provisioner's {opening.head_revision()}; {opening.MIGRATE}",
+            err=True,
+        )
+        raise typer.Exit(EXIT_ERROR)
+    return journal
 
 
 def history(  # noqa: PLR0917 (typer passes options by keyword)

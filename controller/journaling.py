@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from controller import desired, executor
 from controller.desired import UserState
-from controller.journal import AppResult, Journal, OperationRecord
+from controller.journal import AppResult, Facts, Journal, OperationRecord
 from controller.model import SourceUser, SourceUserId
 from controller.operations import Operation
 from controller.policy.schema import SourceSpec
@@ -100,7 +100,9 @@ class CycleRecord:
         source_active: int,
         source_error: str | None,
         apps: Mapping[str, AppResult] | Iterable[tuple[str, AppResult]],
+        facts: Facts | None = None,
     ) -> None:
+        """End the cycle, with what it taught later runs (`controller.facts`), in one write."""
         self.journal.end_cycle(
             self.cycle_id,
             at=self.clock(),
@@ -108,5 +110,6 @@ class CycleRecord:
             source_active=source_active,
             source_error=source_error,
             apps=dict(apps),
+            facts=facts,
         )
         self.journal.prune(before=self.clock() - self.retention)

@@ -6,15 +6,25 @@ of triggers arriving during it cause exactly one more run. SIGHUP fetches and re
 first (an invalid one keeps the last good one and says so: `policy_keeper`), SIGUSR1 just
 reconciles, SIGTERM and SIGINT stop taking work and let the run in flight finish within a
 deadline. Each trigger is acknowledged in a log line and a metric the moment it arrives, so
-on-call sees their `kill -HUP` was heard."""
+on-call sees their `kill -HUP` was heard.
+
+No cycle can end the loop. Whatever goes wrong in one (the journal or a legacy state.json
+unreadable, the engine not built, a read, a plan, an apply or the record failing, even a
+BaseException other than cancellation) is logged with its cause, counted as an error of every
+app of the policy in force, and retried on the next trigger with the engine and the journal
+built afresh from the files as they are then. /healthz fails when no cycle has run to its end
+within `cycle_bound_seconds`, so a controller that keeps failing, or hangs, is restarted."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime
 import itertools
 import signal
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -22,17 +32,24 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from controller import approving
 from controller.cycle import Cycle
 from controller.engine import Engine, utc_now
+from controller.errors import ProvisionerError
 from controller.executor import Outcome
 from controller.http import Health
-from controller.journal import JOURNAL_FILE, SqliteJournal
+from controller.journal import SqliteJournal, for_writing, legacy
 from controller.metrics import Recorder
 from controller.policy_keeper import PolicyKeeper
 from controller.settings import LoopSettings
 from controller.sources import Watermark
-from controller.state import StateStore
 from reconcilers.base import Registry
 
 SCHEDULE, SIGNAL, CHANGE, STARTUP, POLICY = "schedule", "signal", "change", "startup", "policy"
+
+
+def cycle_bound_seconds(settings: LoopSettings) -> float:
+    """How long /healthz waits for a cycle to run to its end (or for an operation of a long
+    one to finish) before it fails: two scheduled runs missed, plus one interval for the run
+    itself, plus the jitter. At the defaults (--interval 300, --jitter 30): 930 s."""
+    return 3 * settings.interval_seconds + settings.jitter_seconds
 
 
 class Controller:
@@ -63,6 +80,8 @@ class Controller:
         self._engine: Engine | None = None
         self._journal: SqliteJournal | None = None
         self._watermark: Watermark | None = None
+        self._stage = "starting"
+        """What the cycle in flight is doing, for the log line should it fail."""
 
     # --- policy -------------------------------------------------------------------------------
 
@@ -83,14 +102,15 @@ class Controller:
         if self._engine is None or self._engine.policy.revision != policy.revision:
             if self._engine is not None:
                 await self._engine.__aexit__(None, None, None)
-            store = StateStore(self.settings.state_dir)
+                self._engine = None
             if self._journal is None and self.settings.state_dir is not None:
-                self._journal = SqliteJournal(self.settings.state_dir / JOURNAL_FILE)
+                self._stage = "opening the journal"
+                self._journal = self._open_journal(self.settings.state_dir)
+            self._stage = "building the engine"
             self._engine = Engine(
                 policy,
                 registry=self.registry,
                 environ=self.environ,
-                state=store,
                 http_hooks=self.recorder.http_hooks,
                 journal=self._journal,
                 journal_retention_days=self.settings.journal_retention_days,
@@ -98,6 +118,33 @@ class Controller:
             self._watermark = None
             self.keeper.release_others()  # no run reads the old policy's files any more
         return self._engine
+
+    def _open_journal(self, state_dir: Path) -> SqliteJournal:
+        opened, imported = for_writing(state_dir, at=datetime.datetime.now(datetime.UTC))
+        if imported is not None:
+            self.log.warning(
+                "legacy state imported into the journal",
+                file=str(state_dir / legacy.FILE_NAME),
+                renamed_to=str(imported),
+            )
+        return opened
+
+    async def _forget(self) -> None:
+        """Close the engine and the journal after a failed cycle, so the next trigger builds
+        them afresh from the files as they are then (a fixed or removed file included)."""
+        engine, self._engine = self._engine, None
+        journal, self._journal = self._journal, None
+        self._watermark = None
+        try:
+            if engine is not None:
+                await engine.__aexit__(None, None, None)
+        except Exception as error:
+            self.log.warning("closing the engine failed", error=repr(error))
+        try:
+            if journal is not None:
+                journal.close()
+        except Exception as error:
+            self.log.warning("closing the journal failed", error=repr(error))
 
     # --- triggers -----------------------------------------------------------------------------
 
@@ -145,14 +192,55 @@ class Controller:
                 self._running = False
 
     async def _reconcile(self, kinds: list[str]) -> None:
-        cycle_id = next(self._cycles)
+        """One cycle; whatever it raises but cancellation is counted, logged and survived."""
+        log = self.log.bind(cycle=next(self._cycles))
+        self._stage = "starting"
+        try:
+            await self._cycle(kinds, log)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as error:
+            try:
+                await self._cycle_failed(error, log)
+            except Exception:  # reporting the failure failed: still, never end the loop
+                with contextlib.suppress(Exception):
+                    log.exception("reporting a failed cycle failed")
+
+    async def _cycle_failed(self, error: BaseException, log: Any) -> None:
+        now = time.time()
+        policy = self.keeper.policy
+        apps = sorted(policy.apps) if policy is not None else []
+        try:
+            self.recorder.cycle_failed(apps)
+            for app in apps:
+                self.health.app_reconciled(app, ok=False, now=now)
+            fields: dict[str, Any] = {"failed": self._stage, "retry": "on the next trigger"}
+            path = getattr(error, "path", None)
+            if path is not None:
+                fields["file"] = str(path)
+            if isinstance(error, ProvisionerError):
+                log.error("cycle failed", error=str(error), **fields)
+            else:
+                log.error(
+                    "cycle failed",
+                    error=f"{type(error).__name__}: {error}",
+                    **fields,
+                    exc_info=error,
+                )
+        finally:
+            await self._forget()
+
+    async def _cycle(self, kinds: list[str], log: Any) -> None:
+        self._stage = "building the engine"
         running = await self._current_engine()
+        self._stage = "asking the source what changed"
         await self._start_watching(running)
-        log = self.log.bind(cycle=cycle_id, revision=running.policy.revision)
+        log = log.bind(revision=running.policy.revision)
         log.info("cycle started", triggers=kinds)
         started = time.perf_counter()
 
         def on_outcome(outcome: Outcome) -> None:
+            self._progressed()  # a long cycle that gets work done is alive
             op = outcome.operation
             log.info(
                 "operation",
@@ -163,22 +251,22 @@ class Controller:
                 detail=outcome.detail or None,
             )
 
-        try:
-            approved = approving.pending(self._journal, now=utc_now())  # `provisioner approve`
-            cycle = await running.apply(
-                await running.plan(approved=approving.grants(approved)),
-                on_outcome=on_outcome,
-                trigger="+".join(kinds)[:32],
-            )
-            for taken in approving.consume(self._journal, cycle, approved, now=utc_now()):
-                log.info("approval consumed", **approving.fields(taken))
-        except Exception:  # one bad cycle must not end the controller
-            log.exception("cycle failed")
-            for app in running.apps:
-                self.health.app_reconciled(app, ok=False, now=time.time())
-            return
+        self._stage = "reading and planning"
+        approved = approving.pending(self._journal, now=utc_now())  # `provisioner approve`
+        planned = await running.plan(approved=approving.grants(approved))
+        self._stage = "applying and journaling"
+        cycle = await running.apply(planned, on_outcome=on_outcome, trigger="+".join(kinds)[:32])
+        self._stage = "recording the cycle"
+        for taken in approving.consume(self._journal, cycle, approved, now=utc_now()):
+            log.info("approval consumed", **approving.fields(taken))
         elapsed = time.perf_counter() - started
         self._record(cycle, elapsed, log)
+        self._progressed()
+
+    def _progressed(self) -> None:
+        now = time.time()
+        self.health.progressed(now)
+        self.recorder.progressed(now)
 
     def _record(self, cycle: Cycle, elapsed: float, log: Any) -> None:
         now = time.time()
@@ -267,6 +355,7 @@ class Controller:
             coalesce=True,
         )
         scheduler.start()
+        self._progressed()  # the bounds on the first cycle (/healthz, alerts) start now
         worker = asyncio.create_task(self._worker())
         beat = asyncio.create_task(self._heartbeat())
         self.trigger(STARTUP)
@@ -277,10 +366,7 @@ class Controller:
         except TimeoutError:
             self.log.error("shutdown deadline passed; abandoning the run in flight")
         beat.cancel()
-        if self._engine is not None:
-            await self._engine.__aexit__(None, None, None)
-        if self._journal is not None:
-            self._journal.close()
+        await self._forget()
         self.log.info("stopped")
         return 0
 

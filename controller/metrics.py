@@ -8,14 +8,16 @@ username. Each Recorder has its own registry, never the global one, so tests can
 
 Series an alert takes `increase()` of are created at zero the first time their labels are known
 (an app's results, a target's rate limits, a source's read errors): a counter born at 1 is a
-change Prometheus never sees.
+change Prometheus never sees. Every series an alert reads exists from the moment the policy is
+loaded (`watching`): each app's reconcile results at 0, and its last success at the time
+the controller began watching it, so an app that never succeeds still ages into an alert.
 """
 
 from __future__ import annotations
 
 import collections
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import httpx
@@ -158,12 +160,19 @@ class Recorder:
             ["target"],
             registry=r,
         )
+        self.cycle_progress = Gauge(
+            "provisioner_last_cycle_progress_timestamp_seconds",
+            "Unix time the loop last got work done: started, ran a cycle to its end (whatever "
+            "its apps' results), or finished an operation of a long cycle",
+            registry=r,
+        )
         self.api_usage = Gauge(
             "provisioner_salesforce_api_usage_ratio",
             "Share of the Salesforce org's daily API requests used",
             registry=r,
         )
         self._revision: str | None = None
+        self._watched: set[str] = set()
         for kind in TRIGGERS:
             self.triggers.labels(kind)
 
@@ -193,6 +202,31 @@ class Recorder:
         for app in cycle.apps:
             self._record_app(app, duration=durations.get(app.app), now=now, drift_kinds=known)
 
+    def watching(self, *, apps: Iterable[str], sources: Iterable[str], now: float) -> None:
+        """The apps and sources of a policy just loaded: each app's reconciles at 0 for every
+        result, its last success at `now` until it has one (the alerts see it age from the
+        start), and each source's read errors at 0 (the first failed read is an increase)."""
+        for source in sources:
+            self.source_errors.labels(source)
+        for app in apps:
+            for result in RESULTS:
+                self.reconciles.labels(app, result)
+            if app not in self._watched:
+                self._watched.add(app)
+                self.last_success.labels(app).set(now)
+
+    def progressed(self, now: float) -> None:
+        """The loop got work done (see `cycle_progress`); a cycle that failed whole did not."""
+        self.cycle_progress.set(now)
+
+    def cycle_failed(self, apps: Iterable[str]) -> None:
+        """A cycle failed as a whole (nothing was read, planned or recorded): an error for
+        every app of the policy in force."""
+        for app in apps:
+            for result in RESULTS:
+                self.reconciles.labels(app, result)
+            self.reconciles.labels(app, ERROR).inc()
+
     def _record_app(
         self,
         app: AppCycle,
@@ -202,6 +236,7 @@ class Recorder:
         drift_kinds: tuple[DriftKind, ...],
     ) -> None:
         name = app.app
+        self._watched.add(name)  # its last success is its own from now on
         for result in RESULTS:
             self.reconciles.labels(name, result)
         result = app_result(app)

@@ -10,6 +10,7 @@ an operator sends SIGHUP, so one broken commit is one alert, not one per interva
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -104,6 +105,8 @@ class PolicyKeeper:
         self._checkout = checkout
         logs.bind_process(revision=policy.revision)
         self.recorder.policy_loaded(policy.revision)
+        sources = [source.name for source in policy.sources]
+        self.recorder.watching(apps=policy.apps, sources=sources, now=time.time())
         self.health.policy_loaded(True, apps=policy.apps)
         self.log.info(
             "policy loaded",

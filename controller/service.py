@@ -79,7 +79,10 @@ def _writer_lock(settings: LoopSettings, log: Any) -> writer_lock.WriterLock:
 
 async def _serve(settings: LoopSettings, *, environ: Mapping[str, str], log: Any) -> int:
     recorder = Recorder()
-    health = http.Health(max_age_seconds=3 * settings.interval_seconds + 60)
+    health = http.Health(
+        max_age_seconds=3 * settings.interval_seconds + 60,
+        cycle_bound_seconds=loop.cycle_bound_seconds(settings),
+    )
     keeper = PolicyKeeper(
         policy_feed(settings, environ),
         registry=REGISTRY,

@@ -7,6 +7,7 @@ them without importing SQL.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from controller.operations import Change  # the planner's own before/after, journaled as is
@@ -65,3 +66,24 @@ class HistoryQuery:
     since: datetime.datetime | None = None
     limit: int | None = None
     statuses: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What later runs need and cannot observe again (state.json held these before issue 15).
+
+    Read, it is everything the journal knows; written, it replaces what was known of each source
+    and app it names, and leaves the others alone.
+    """
+
+    trusted_active: Mapping[str, int] = field(default_factory=dict)
+    """Active users at each source's last trusted read, by source name: the drop guard's base."""
+    suspended_since: Mapping[str, Mapping[str, datetime.datetime]] = field(default_factory=dict)
+    """By app, when each managed account was first seen (or made) suspended, by account id."""
+
+    def merged(self, newer: Facts) -> Facts:
+        """These facts with every source and app that `newer` names replaced by its own."""
+        return Facts(
+            {**self.trusted_active, **newer.trusted_active},
+            {**self.suspended_since, **newer.suspended_since},
+        )

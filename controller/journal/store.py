@@ -16,20 +16,17 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
-from controller.journal import tables
+from controller.journal import opening, tables
 from controller.journal.records import (
     INTENDED,
     AppResult,
     Entry,
+    Facts,
     HistoryQuery,
     OperationRecord,
 )
 from controller.operations import Change
-
-MIGRATIONS = str(Path(__file__).resolve().parent / "migrations")
 
 
 class Journal(Protocol):
@@ -44,6 +41,7 @@ class Journal(Protocol):
         source_active: int,
         source_error: str | None,
         apps: Mapping[str, AppResult],
+        facts: Facts | None = None,
     ) -> None: ...
 
     def intend(self, cycle_id: int, record: OperationRecord, *, at: datetime.datetime) -> int: ...
@@ -60,6 +58,10 @@ class Journal(Protocol):
 
     def prune(self, *, before: datetime.datetime) -> int: ...
 
+    def facts(self) -> Facts: ...
+
+    def save_facts(self, facts: Facts, *, at: datetime.datetime) -> None: ...
+
 
 def _naive(moment: datetime.datetime) -> datetime.datetime:
     return moment.astimezone(datetime.UTC).replace(tzinfo=None)
@@ -70,17 +72,27 @@ def _aware(moment: datetime.datetime | None) -> datetime.datetime | None:
 
 
 class SqliteJournal:
-    """The journal in one SQLite file; safe for one writer and any number of readers."""
+    """The journal in one SQLite file; safe for one writer and any number of readers.
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.engine = sa.create_engine(f"sqlite:///{path}")
-        sa.event.listen(self.engine, "connect", _pragmas)
-        with self.engine.begin() as connection:
-            config = Config()
-            config.set_main_option("script_location", MIGRATIONS)
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+    Opened for writing, a missing file is created and an older one migrated; `read_only`
+    opens it with SQLite's `mode=ro` and never migrates it. A file that is not a sound
+    journal is a `JournalError` either way (`opening`).
+    """
+
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        self.path = path
+        self.read_only = read_only
+        self.revision: str | None = opening.head_revision()
+        """The journal's migration; read-only, it may be older than the code's."""
+        if read_only:
+            self.engine, self.revision = opening.read_only(path, _reader_pragmas)
+        else:
+            self.engine = opening.writable(path, _pragmas)
+
+    @property
+    def behind(self) -> bool:
+        """Read-only and older than the code: what later migrations added is not there."""
+        return self.revision != opening.head_revision()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -100,7 +112,9 @@ class SqliteJournal:
         source_active: int,
         source_error: str | None,
         apps: Mapping[str, AppResult],
+        facts: Facts | None = None,
     ) -> None:
+        """Close the cycle, and write what it taught later runs in the same transaction."""
         ended = {
             "ended_at": _naive(at),
             "source_users": source_users,
@@ -113,6 +127,8 @@ class SqliteJournal:
             connection.execute(sa.update(tables.cycles).where(cycle).values(**ended))
             if rows:
                 connection.execute(sa.insert(tables.cycle_apps), rows)
+            if facts is not None:
+                _write_facts(connection, facts, at)
 
     def intend(self, cycle_id: int, record: OperationRecord, *, at: datetime.datetime) -> int:
         changes = [vars(change) for change in record.changes]
@@ -191,6 +207,26 @@ class SqliteJournal:
                     since.pop(account, None)
         return since
 
+    def facts(self) -> Facts:
+        """The last trusted size of each source and the suspension times, in one snapshot
+        (none from a read-only journal older than the tables that keep them)."""
+        trust, held = tables.source_trust, tables.suspensions
+        with self.engine.connect() as connection:
+            if self.behind and not sa.inspect(connection).has_table(trust.name):
+                return Facts()
+            trusted = {row.source: row.active for row in connection.execute(sa.select(trust))}
+            since: dict[str, dict[str, datetime.datetime]] = {}
+            for row in connection.execute(sa.select(held)):
+                moment = _aware(row.since)
+                assert moment is not None
+                since.setdefault(row.app, {})[row.account_id] = moment
+        return Facts(trusted, since)
+
+    def save_facts(self, facts: Facts, *, at: datetime.datetime) -> None:
+        """Replace what is known of each source and app `facts` names, in one transaction."""
+        with self.engine.begin() as connection:
+            _write_facts(connection, facts, at)
+
     def prune(self, *, before: datetime.datetime) -> int:
         """Delete cycles (and their operations) that ended before `before`; how many went."""
         cycles = tables.cycles
@@ -211,6 +247,30 @@ def _new_id(result: sa.CursorResult[Any]) -> int:
     if key is None:
         raise RuntimeError("the database gave the new row no id")
     return int(key[0])
+
+
+def _write_facts(connection: sa.Connection, facts: Facts, at: datetime.datetime) -> None:
+    trust, held = tables.source_trust, tables.suspensions
+    for source, active in facts.trusted_active.items():
+        connection.execute(sa.delete(trust).where(trust.c.source == source))
+        connection.execute(
+            sa.insert(trust).values(source=source, active=active, read_at=_naive(at))
+        )
+    for app, accounts in facts.suspended_since.items():
+        connection.execute(sa.delete(held).where(held.c.app == app))
+        rows = [
+            {"app": app, "account_id": account, "since": _naive(moment)}
+            for account, moment in accounts.items()
+        ]
+        if rows:
+            connection.execute(sa.insert(held), rows)
+
+
+def _reader_pragmas(connection: Any, _record: Any) -> None:
+    """A reader never changes the file: no journal_mode switch, only patience with the writer."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
 
 
 def _pragmas(connection: Any, _record: Any) -> None:

@@ -66,6 +66,26 @@ def test_healthz_follows_the_loop_heartbeat(
     assert httpx.get(f"{url}/healthz").status_code == 503
 
 
+def test_healthz_fails_when_no_cycle_runs_to_its_end_within_its_bound(
+    probes: tuple[str, Recorder, Health], clock: Clock
+) -> None:
+    url, _, health = probes
+    health.cycle_bound_seconds = 60
+    health.beat(clock.now)
+    health.progressed(clock.now)  # the loop starts
+    assert httpx.get(f"{url}/healthz").status_code == 200
+    clock.now += 61
+    health.beat(clock.now)  # alive, but no cycle got anywhere
+    stuck = httpx.get(f"{url}/healthz")
+    assert stuck.status_code == 503
+    assert stuck.json() == {
+        "alive": False,
+        "reason": "no cycle has run to its end for 61s (bound 60s)",
+    }
+    health.progressed(clock.now)
+    assert httpx.get(f"{url}/healthz").json() == {"alive": True}
+
+
 def test_readyz_needs_a_policy_and_a_recent_good_reconcile_of_every_app(
     probes: tuple[str, Recorder, Health], clock: Clock
 ) -> None:

@@ -32,15 +32,18 @@ BOUND_SECONDS = 60.0
 
 
 class SlowApp:
-    """Delays every request by `delay` seconds while it is set: makes a run slow on purpose."""
+    """Delays every request by `delay` seconds while it is set: makes a run slow on purpose.
+    Setting it back to 0 releases the requests already waiting."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.delay = 0.0
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and self.delay:
-            await asyncio.sleep(self.delay)
+        started = time.monotonic()
+        # Polled, not an asyncio.Event: the test's thread sets `delay`, outside this loop.
+        while scope["type"] == "http" and time.monotonic() - started < self.delay:  # noqa: ASYNC110
+            await asyncio.sleep(min(0.05, self.delay))
         await self.app(scope, receive, send)
 
 
@@ -182,4 +185,5 @@ def controller(tmp_path: Path) -> Iterator[Callable[..., Running]]:
             running.process.kill()
             running.process.wait()
         running.scim.close()
+        running.slow.delay = 0  # let requests still held finish, so the server can stop
         running.extra["server"].__exit__(None, None, None)

@@ -1,4 +1,5 @@
-"""A real Prometheus scraping a real `provisioner run`: drift seen, converged, and gone again.
+"""A real Prometheus scraping a real `provisioner run`: drift seen, converged, and gone again;
+and the shipped alert for a controller whose cycles fail, firing and resolving.
 
 Needs Debian's `prometheus` package (.ci/run installs it). Outside CI, without it, the test is
 skipped and says so; in CI a missing binary fails it.
@@ -15,26 +16,29 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from tests.process.conftest import Running, free_port, wait_for
 
 Start = Callable[..., Running]
 PROMETHEUS = shutil.which("prometheus")
+ALERTS = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yaml"
 
 
 @pytest.fixture
-def prometheus(tmp_path: Path) -> Iterator[Callable[[int], str]]:
+def prometheus(tmp_path: Path) -> Iterator[Callable[..., str]]:
     if PROMETHEUS is None:
         if os.environ.get("CI"):
             pytest.fail("prometheus is not installed; .ci/run must install Debian's prometheus")
         pytest.skip("prometheus is not installed (apt-get install prometheus)")
     processes: list[subprocess.Popen[bytes]] = []
 
-    def start(target_port: int) -> str:
+    def start(target_port: int, rules: Path | None = None) -> str:
         config = tmp_path / "prometheus.yml"
         config.write_text(
             "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-            "scrape_configs:\n"
+            + (f"rule_files: ['{rules}']\n" if rules is not None else "")
+            + "scrape_configs:\n"
             "  - job_name: provisioner\n"
             f"    static_configs: [{{targets: ['127.0.0.1:{target_port}']}}]\n"
         )
@@ -71,7 +75,7 @@ def query(url: str, expression: str) -> float | None:
 
 
 def test_drift_behind_the_controllers_back_is_seen_converged_and_cleared(
-    controller: Start, prometheus: Callable[[int], str]
+    controller: Start, prometheus: Callable[..., str]
 ) -> None:
     running = controller()
     running.wait_cycles(1)
@@ -101,4 +105,41 @@ def test_drift_behind_the_controllers_back_is_seen_converged_and_cleared(
     running.signal(signal.SIGHUP)
     wait_for(lambda: query(url, drift) == 0.0, "the drift to return to 0")
     assert running.accounts()["user0@org.example"]["displayName"] == "First0 Last0"
+    assert running.stop() == 0
+
+
+def _scaled_rule(name: str, interval: int, folder: Path) -> Path:
+    """The shipped rule `name`, its thresholds scaled from the default 300 s interval and 30 s
+    jitter to `interval` and no jitter, and `for` to 1 s: the rule itself, on a test's clock."""
+    document = yaml.safe_load(ALERTS.read_text())
+    (rule,) = (r for r in document["groups"][0]["rules"] if r.get("alert") == name)
+    assert "300 + 30" in rule["expr"]
+    rule["expr"] = rule["expr"].replace("300 + 30", f"{interval} + 0")
+    rule["for"] = "1s"
+    path = folder / "rules.yaml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "scaled", "rules": [rule]}]}))
+    return path
+
+
+def test_the_not_reconciling_alert_fires_while_cycles_fail_and_resolves_once_fixed(
+    controller: Start, prometheus: Callable[..., str], tmp_path: Path
+) -> None:
+    journal = tmp_path / "state" / "journal.db"
+    journal.parent.mkdir()
+    journal.write_bytes(b"")  # an empty journal: every cycle fails as a whole
+    running = controller(args=("--interval", "2", "--jitter", "0"))
+    port = int(running.metrics_url.split(":")[2].split("/")[0])
+    url = prometheus(port, _scaled_rule("ProvisionerNotReconciling", 2, tmp_path))
+    firing = 'ALERTS{alertname="ProvisionerNotReconciling",alertstate="firing"}'
+    wait_for(lambda: query(url, firing) == 1.0, "the alert to fire")
+    errors = 'provisioner_reconcile_total{app="tool",result="error"}'
+    assert (query(url, errors) or 0) > 0
+    # the series ProvisionerNoRecentSuccess reads exists before any success
+    assert query(url, 'provisioner_last_reconcile_success_timestamp_seconds{app="tool"}')
+    assert query(url, 'provisioner_reconcile_total{app="tool",result="success"}') == 0.0
+
+    journal.unlink()
+    wait_for(lambda: query(url, firing) is None, "the alert to resolve")
+    success = 'provisioner_reconcile_total{app="tool",result="success"}'
+    assert wait_for(lambda: query(url, success), "a success scraped") >= 1
     assert running.stop() == 0

@@ -37,6 +37,7 @@ CONTRACT = {
     "provisioner_safety_blocked": {"app"},
     "provisioner_reconcile_triggers_total": {"trigger"},
     "provisioner_last_trigger_handled_timestamp_seconds": set(),
+    "provisioner_last_cycle_progress_timestamp_seconds": set(),
     "provisioner_http_requests_total": {"target", "method", "code"},
     "provisioner_http_request_duration_seconds": {"target"},
     "provisioner_rate_limited_total": {"target"},
@@ -117,6 +118,36 @@ def test_every_contract_metric_is_exposed_with_exactly_its_labels() -> None:
     recorder.http_duration.labels("app").observe(0.1)
     recorder.rate_limited.labels("app").inc()
     assert scraped(recorder) == {name: {frozenset(labels)} for name, labels in CONTRACT.items()}
+
+
+def test_every_series_an_alert_reads_exists_once_the_policy_is_loaded() -> None:
+    recorder = Recorder()
+    value = recorder.registry.get_sample_value
+    recorder.watching(apps=["slack", "jira"], sources=["org"], now=500.0)
+    assert value("provisioner_source_read_errors_total", {"source": "org"}) == 0
+    for app in ("slack", "jira"):
+        for result in ("success", "error", "blocked"):
+            assert value("provisioner_reconcile_total", {"app": app, "result": result}) == 0
+        # before any success: when the controller began watching the app, so it ages
+        assert value("provisioner_last_reconcile_success_timestamp_seconds", {"app": app}) == 500
+
+    planned, app = a_plan()
+    recorder.record_cycle(a_cycle(planned, app), durations={}, now=1000.0)
+    recorder.watching(apps=["app", "zendesk"], sources=[], now=2000.0)  # a reload keeps it
+    assert value("provisioner_last_reconcile_success_timestamp_seconds", APP) == 1000
+    assert value("provisioner_last_reconcile_success_timestamp_seconds", {"app": "zendesk"}) == 2000
+
+
+def test_a_cycle_that_failed_whole_is_an_error_of_every_app_and_no_progress() -> None:
+    recorder = Recorder()
+    value = recorder.registry.get_sample_value
+    recorder.progressed(100.0)
+    recorder.cycle_failed(["slack", "jira"])
+    recorder.cycle_failed(["slack", "jira"])
+    for app in ("slack", "jira"):
+        assert value("provisioner_reconcile_total", {"app": app, "result": "error"}) == 2
+        assert value("provisioner_reconcile_total", {"app": app, "result": "success"}) == 0
+    assert value("provisioner_last_cycle_progress_timestamp_seconds") == 100
 
 
 def test_a_cycle_is_recorded_under_the_contract_names() -> None:
