@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from controller.journal import JOURNAL_FILE, SqliteJournal
+from controller.journal import JOURNAL_FILE, JournalError, SqliteJournal
 from controller.journal import approvals as table
 from controller.options import StateOption, default_state_dir
 
@@ -29,11 +29,10 @@ def _operator() -> str:
         return f"uid {os.getuid()}"
 
 
-def _held(journal: SqliteJournal, app: str) -> str:
-    last = table.last_cycle(journal.engine, app)
+def _held(last: table.LastCycle | None, app: str) -> str:
     if last is None:
         return ""
-    when = f", ended {last.ended_at:%Y-%m-%d %H:%M} UTC" if last.ended_at else ", still running"
+    when = f", ended {last.ended_at:%Y-%m-%d %H:%M} UTC" if last.ended_at else ""
     if last.blocked:
         return (
             f"{app}'s last journaled cycle (#{last.cycle_id}{when}) held {last.blocked} operations."
@@ -57,6 +56,17 @@ def approve(
     by: Annotated[
         str | None, typer.Option("--by", help="Who approves. Default: the OS user running this.")
     ] = None,
+    at_most: Annotated[
+        int | None,
+        typer.Option(
+            "--at-most",
+            min=0,
+            help=(
+                "The most deprovisions this approval lets through. Default: as many as the "
+                "app's last cycle held, the batch you reviewed; a larger batch is held again."
+            ),
+        ),
+    ] = None,
     state_dir: StateOption = None,
 ) -> None:
     """Allow once the deprovisions a per-run limit holds in one app, for the running controller.
@@ -73,25 +83,34 @@ def approve(
     `provisioner history --app APP`), and logs `approval consumed`. Without a controller, the
     next `provisioner apply` takes it up the same way.
 
-    Only the per-run limits are lifted: a source read that cannot be trusted, exclusions and
-    unmanaged accounts stay protected. The approval is used up by the next cycle that plans
-    the app over a trusted read, even if that cycle holds nothing (it never releases a later,
-    unreviewed batch); one that no cycle takes up lapses after 24 hours.
+    Only the per-run limits are lifted, and only for the batch reviewed: at most as many
+    deprovisions as the app's last cycle held (or `--at-most N`); a larger batch is held again.
+    A source read that cannot be trusted, exclusions and unmanaged accounts stay protected. The
+    approval is used up by the next cycle that plans the app over a trusted read, even if that
+    cycle holds nothing (it never releases a later, unreviewed batch); one that no cycle takes
+    up lapses after 24 hours.
 
-    Exits 0 when recorded; 1 when there is no journal or it knows no such app.
+    Exits 0 when recorded; 1 when there is no journal, it cannot be read, or it knows no such
+    app.
     """
     path = (state_dir or default_state_dir()) / JOURNAL_FILE
     if not path.exists():
         typer.echo(f"error: no journal at {path}; `apply` or `run` writes it", err=True)
         raise typer.Exit(EXIT_ERROR)
-    journal = SqliteJournal(path)
     try:
-        _record(journal, path, app_name, reason=reason, by=by or _operator())
+        journal = SqliteJournal(path)
+    except JournalError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
+    try:
+        _record(journal, path, app_name, reason=reason, by=by or _operator(), at_most=at_most)
     finally:
         journal.close()
 
 
-def _record(journal: SqliteJournal, path: Path, app: str, *, reason: str, by: str) -> None:
+def _record(
+    journal: SqliteJournal, path: Path, app: str, *, reason: str, by: str, at_most: int | None
+) -> None:
     known = table.known_apps(journal.engine)
     if app not in known:
         listed = ", ".join(known) or "none yet"
@@ -102,10 +121,14 @@ def _record(journal: SqliteJournal, path: Path, app: str, *, reason: str, by: st
         )
         raise typer.Exit(EXIT_ERROR)
     now = datetime.datetime.now(datetime.UTC)
-    approval = table.record(journal.engine, app=app, approved_by=by, reason=reason, at=now)
+    last = table.last_cycle(journal.engine, app)
+    covers = at_most if at_most is not None else (last.blocked if last is not None else 0)
+    approval = table.record(
+        journal.engine, app=app, approved_by=by, reason=reason, at=now, covers=covers
+    )
     lapses = now + table.EXPIRES_AFTER
-    typer.echo(f"Recorded {approval.describe()}, for the held deprovisions of {app}.")
-    held = _held(journal, app)
+    typer.echo(f"Recorded {approval.describe()}, for at most {covers} held deprovisions of {app}.")
+    held = _held(last, app)
     if held:
         typer.echo(held, err=held.startswith("warning"))
     typer.echo(

@@ -1,17 +1,20 @@
-"""Where an operator's approval meets a cycle: read before planning, consumed after applying.
+"""Where an operator's approval meets a cycle: read before planning, claimed before applying.
 
 `provisioner approve --app NAME` only adds a row to the journal (`journal.approvals`); it never
 writes to an app, so it is no second writer (DESIGN.md section 6, rule 9). The writer of the
 state directory (the running controller each cycle, or a lone `apply`) reads the open approvals
 here before it plans and hands them to the engine, which lets that app's deprovisions past the
-per-run limits (rule 4) this once and names the approval in each released operation's reason.
-After applying, each approval the cycle took up is marked consumed with the journal's cycle id.
+per-run limits (rule 4) this once, up to the batch the operator reviewed (`covers`), and names
+the approval in each released operation's reason.
 
-An approval is taken up by the first cycle that plans its app over a trusted source read,
-whether or not that cycle finds anything held (then it releases nothing, and says so): it is
-consent to what the operator reviewed, not to a later, unreviewed batch. One that no cycle takes
-up lapses after `approvals.EXPIRES_AFTER`. An untrusted source read (rule 1) or an app that could
-not be read (rule 2) leaves it open, since such a cycle deprovisions nobody in that app anyway.
+An approval is claimed (marked consumed) after planning and before anything is sent, so that a
+crash or a failed journal write mid-apply can only use it up, never leave it open to release a
+later, unreviewed batch. After applying, it is linked to the journal's cycle and its log line
+counts the deprovisions that succeeded. It is taken up by the first cycle that plans its app
+over a trusted source read, whether or not that cycle finds anything held (then it releases
+nothing, and says so); a batch larger than it covers is held again. An untrusted source read
+(rule 1), an app that could not be read (rule 2), or an app in `mode: observe` (nothing is
+written) leaves it open; one that no cycle takes up lapses after `approvals.EXPIRES_AFTER`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from controller import executor, guard
 from controller.cycle import Cycle
 from controller.journal import SqliteJournal
 from controller.journal import approvals as table
@@ -33,8 +37,10 @@ class Consumed:
 
     approval: Approval
     released: int
-    """Deprovisions it let past the per-run limits; 0 when the cycle found none held."""
+    """Deprovisions it let past the per-run limits that succeeded; 0 when none were held."""
     cycle_id: int | None
+    held: int = 0
+    """Deprovisions still held: the batch outgrew what the approval covers."""
 
 
 def pending(journal: SqliteJournal | None, *, now: datetime.datetime) -> dict[AppName, Approval]:
@@ -45,31 +51,58 @@ def pending(journal: SqliteJournal | None, *, now: datetime.datetime) -> dict[Ap
     return {AppName(app): approval for app, approval in found.items()}
 
 
-def grants(approved: Mapping[AppName, Approval]) -> dict[AppName, str]:
-    """What the engine takes: by app, how the approval is named in the plan."""
-    return {app: approval.describe() for app, approval in approved.items()}
+def grants(approved: Mapping[AppName, Approval]) -> dict[AppName, guard.Release]:
+    """What the engine takes: by app, the release the approval gives."""
+    return {
+        app: guard.Release(approval.describe(), approval.covers)
+        for app, approval in approved.items()
+    }
 
 
-def consume(
+def claim(
     journal: SqliteJournal | None,
     cycle: Cycle,
     approved: Mapping[AppName, Approval],
     *,
     now: datetime.datetime,
-) -> list[Consumed]:
-    """Mark consumed each approval `cycle` took up (see the module's docstring); those."""
+) -> dict[AppName, list[Approval]]:
+    """Mark consumed, before `cycle` is applied, each approval it takes up (see the module's
+    docstring); by app, the rows marked."""
     if journal is None or not cycle.verdict.trusted:
+        return {}
+    claimed: dict[AppName, list[Approval]] = {}
+    for app in cycle.apps:
+        approval = approved.get(app.app)
+        if approval is None or app.plan.error is not None or app.observe_only:
+            continue
+        claimed[app.app] = table.consume(journal.engine, approval, cycle_id=None, at=now)
+    return claimed
+
+
+def settle(
+    journal: SqliteJournal | None,
+    cycle: Cycle,
+    approved: Mapping[AppName, Approval],
+    claimed: Mapping[AppName, list[Approval]],
+) -> list[Consumed]:
+    """After applying: link the claimed approvals to the journal's cycle; what each released."""
+    if journal is None:
         return []
     taken: list[Consumed] = []
     for app in cycle.apps:
-        approval = approved.get(app.app)
-        if approval is None or app.plan.error is not None:
+        if app.app not in claimed:
             continue
+        approval = approved[app.app]
+        table.link(journal.engine, claimed[app.app], cycle_id=cycle.journal_cycle_id)
         released = 0
-        if app.plan.released_by == approval.describe():
-            released = sum(1 for op in app.plan.operations if op.kind.destructive)
-        table.consume(journal.engine, approval, cycle_id=cycle.journal_cycle_id, at=now)
-        taken.append(Consumed(approval, released, cycle.journal_cycle_id))
+        if app.plan.released_by == approval.describe() and app.report is not None:
+            released = sum(
+                1
+                for outcome in app.report.outcomes
+                if outcome.operation.kind.destructive and outcome.result == executor.SUCCESS
+            )
+        held = sum(1 for op in app.plan.blocked if op.kind.destructive)
+        taken.append(Consumed(approval, released, cycle.journal_cycle_id, held))
     return taken
 
 
@@ -81,18 +114,25 @@ def fields(taken: Consumed) -> dict[str, object]:
         "approval": approval.id,
         "approved_by": approval.approved_by,
         "reason": approval.reason,
+        "covers": approval.covers,
         "released": taken.released,
+        "still_held": taken.held,
         "journal_cycle": taken.cycle_id,
     }
 
 
 def sentence(taken: Consumed) -> str:
     """The same, for a person (`apply` prints it)."""
-    done = (
-        f"released {taken.released} held deprovisions of {taken.approval.app}"
-        if taken.released
-        else f"nothing of {taken.approval.app} was held; the approval is used up all the same"
-    )
+    app = taken.approval.app
+    if taken.held:
+        done = (
+            f"{taken.held} deprovisions of {app} are held again: more than the "
+            f"{taken.approval.covers} it covers; review them and approve again"
+        )
+    elif taken.released:
+        done = f"released {taken.released} held deprovisions of {app}"
+    else:
+        done = f"nothing of {app} was held; the approval is used up all the same"
     return (
         f"Approval consumed: {taken.approval.describe()}, journal cycle {taken.cycle_id}: {done}."
     )

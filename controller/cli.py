@@ -223,13 +223,14 @@ async def _apply_journaled(
     ) as running:
         approved = approving.pending(journal, now=engine.utc_now())  # `provisioner approve`
         cycle = await running.plan(approved=approving.grants(approved))
+        claimed = approving.claim(journal, cycle, approved, now=engine.utc_now())
         typer.echo(render.plan_text(cycle))
         if any(app.plan.operations and not app.observe_only for app in cycle.apps):
             typer.echo("\nApplying:")
         applied = await running.apply(
             cycle, on_outcome=lambda outcome: typer.echo(render.outcome_line(outcome))
         )
-        for taken in approving.consume(journal, applied, approved, now=engine.utc_now()):
+        for taken in approving.settle(journal, applied, approved, claimed):
             typer.echo(approving.sentence(taken))
         return applied
 

@@ -21,6 +21,19 @@ ALLOW_FLAG = "--allow-deprovisions"
 
 
 @dataclass(frozen=True)
+class Release:
+    """An operator's one-time consent to deprovisions past the per-run limits (rule 4 only)."""
+
+    by: str
+    """How it is named in the plan and the journal: the flag, or an approval."""
+    at_most: int | None = None
+    """The batch reviewed: a larger one is held again. None: no bound (the flag)."""
+
+
+FLAG_RELEASE = Release(ALLOW_FLAG)
+
+
+@dataclass(frozen=True)
 class SourceVerdict:
     trusted: bool
     reason: str | None = None
@@ -86,20 +99,26 @@ def hold_deprovisions(
     *,
     accounts: int,
     safety: SafetySpec,
-    allow_deprovisions: bool,
-    allowed_by: str = ALLOW_FLAG,
+    release: Release | None = None,
 ) -> Plan:
     """The plan with every suspend and delete held when there are too many for one run.
 
-    Creates, updates and memberships still proceed. `allow_deprovisions` is the operator's
-    one-time override (`allowed_by` names it: the flag, or an approval); the plan then says it
-    was used, and so does the reason of every deprovision it let through (journaled with it).
+    Creates, updates and memberships still proceed. `release` is the operator's one-time
+    override (the flag, or an approval of at most so many); the plan then says it was used, and
+    so does the reason of every deprovision it let through (journaled with it). An approval of
+    fewer than are planned now releases nothing: the batch grew since it was reviewed.
     """
     destructive = [op for op in plan.operations if op.kind.destructive]
     reason = deprovision_limit_exceeded(len(destructive), accounts, safety)
     if reason is None:
         return plan
-    if allow_deprovisions:
+    if release is not None and release.at_most is not None and len(destructive) > release.at_most:
+        reason = (
+            f"{reason}; {release.by} covers at most {release.at_most}, fewer than are planned "
+            "now: review the larger batch and approve again"
+        )
+    elif release is not None:
+        allowed_by = release.by
         allowed = f"allowed once by {allowed_by}"
         operations = tuple(
             dataclasses.replace(op, reason=f"{op.reason}; {reason}, {allowed}")
@@ -114,7 +133,7 @@ def hold_deprovisions(
             released_by=allowed_by,
         )
     kept = tuple(op for op in plan.operations if not op.kind.destructive)
-    release = (
+    how = (
         f"review them, then allow them once: `provisioner approve --app {plan.app}` (a running "
         f"controller releases them in its next cycle), or `{OVERRIDE}` when none runs"
     )
@@ -122,5 +141,5 @@ def hold_deprovisions(
         plan,
         operations=kept,
         blocked=(*plan.blocked, *destructive),
-        blocked_reason=f"{reason}; {release}",
+        blocked_reason=f"{reason}; {how}",
     )

@@ -31,6 +31,8 @@ class Approval:
     approved_at: datetime.datetime
     consumed_at: datetime.datetime | None = None
     consumed_cycle_id: int | None = None
+    covers: int | None = None
+    """The most deprovisions it lets through (the batch reviewed); None: no bound."""
 
     def describe(self) -> str:
         """How the approval is named in plan notes and in the journaled operations' reasons."""
@@ -68,19 +70,32 @@ def _approval(row: sa.Row[tuple[object, ...]]) -> Approval:
         approved_at=approved_at,
         consumed_at=_aware(values["consumed_at"]),
         consumed_cycle_id=values["consumed_cycle_id"],
+        covers=values["covers"],
     )
 
 
 def record(
-    engine: sa.Engine, *, app: str, approved_by: str, reason: str, at: datetime.datetime
+    engine: sa.Engine,
+    *,
+    app: str,
+    approved_by: str,
+    reason: str,
+    at: datetime.datetime,
+    covers: int | None = None,
 ) -> Approval:
-    """Add an open approval for `app`."""
-    values = {"app": app, "approved_by": approved_by, "reason": reason, "approved_at": _naive(at)}
+    """Add an open approval for `app`, letting through at most `covers` deprovisions."""
+    values = {
+        "app": app,
+        "approved_by": approved_by,
+        "reason": reason,
+        "approved_at": _naive(at),
+        "covers": covers,
+    }
     with engine.begin() as connection:
         result = connection.execute(sa.insert(tables.approvals).values(**values))
     key = result.inserted_primary_key
     assert key is not None
-    return Approval(int(key[0]), app, approved_by, reason, at)
+    return Approval(int(key[0]), app, approved_by, reason, at, covers=covers)
 
 
 def pending(
@@ -100,8 +115,9 @@ def pending(
 def consume(
     engine: sa.Engine, approval: Approval, *, cycle_id: int | None, at: datetime.datetime
 ) -> list[Approval]:
-    """Mark `approval`, and any older open one of its app, consumed by journal cycle
-    `cycle_id`; those marked. An approval recorded after `approval` was read stays open."""
+    """Mark `approval`, and any older open one of its app, consumed (by journal cycle
+    `cycle_id` where known: see `link`); those marked. An approval recorded after `approval`
+    was read stays open."""
     table = tables.approvals
     is_open = sa.and_(
         table.c.app == approval.app, table.c.consumed_at.is_(None), table.c.id <= approval.id
@@ -114,6 +130,19 @@ def consume(
             .values(consumed_at=_naive(at), consumed_cycle_id=cycle_id)
         )
     return found
+
+
+def link(engine: sa.Engine, approvals: list[Approval], *, cycle_id: int | None) -> None:
+    """Name the journal cycle that used approvals consumed before it had an id."""
+    if cycle_id is None or not approvals:
+        return
+    table = tables.approvals
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(table)
+            .where(table.c.id.in_([each.id for each in approvals]))
+            .values(consumed_cycle_id=cycle_id)
+        )
 
 
 def history(engine: sa.Engine, *, app: str | None = None, limit: int = 50) -> list[Approval]:

@@ -105,5 +105,7 @@ approvals = Table(
     Column("approved_at", DateTime, nullable=False),
     Column("consumed_at", DateTime),
     Column("consumed_cycle_id", Integer),
+    # The most deprovisions it lets through: the batch the operator reviewed. None: no bound.
+    Column("covers", Integer),
     Index("approvals_open", "app", "consumed_at"),
 )

@@ -112,3 +112,19 @@ def test_approve_refuses_an_app_the_journal_does_not_know(limited: World) -> Non
     assert done.returncode == 1
     assert "has no cycle of an app named slak; apps it knows: tool" in done.stderr
     assert open_approvals(limited) == []
+
+
+def test_an_approval_covers_the_batch_reviewed_and_no_larger_one(limited: World) -> None:
+    leave(limited, 1, 4, 7)
+    held = limited.cli("apply")
+    assert held.returncode == 1 and "3 operations held" in held.stderr
+    approved = approve(limited, "tool", "--by", "bob")
+    assert "for at most 3 held deprovisions of tool" in approved.stdout
+
+    leave(limited, 10, 13)  # two more leave before the approval is used: 5 were never reviewed
+    grown = limited.cli("apply")
+    assert grown.returncode == 1, grown.stdout + grown.stderr
+    assert "covers at most 3" in grown.stdout
+    assert "5 deprovisions of tool are held again" in grown.stdout
+    assert active(limited, 1, 4, 7, 10, 13) == [True] * 5
+    assert open_approvals(limited) == []  # used up: the larger batch needs a review of its own

@@ -35,8 +35,7 @@ def test_an_approval_releases_the_held_deprovisions_and_names_itself_in_each() -
         leavers(3, staying=10),
         accounts=13,
         safety=LIMITS,
-        allow_deprovisions=True,
-        allowed_by=approval.describe(),
+        release=guard.Release(approval.describe()),
     )
     suspends = [op for op in released.operations if op.kind is OpKind.SUSPEND]
     assert len(suspends) == 3 and released.blocked == ()
@@ -47,9 +46,7 @@ def test_an_approval_releases_the_held_deprovisions_and_names_itself_in_each() -
 
 
 def test_rule4_held_deprovisions_say_how_to_approve_beside_a_controller() -> None:
-    held = guard.hold_deprovisions(
-        leavers(3, staying=10), accounts=13, safety=LIMITS, allow_deprovisions=False
-    )
+    held = guard.hold_deprovisions(leavers(3, staying=10), accounts=13, safety=LIMITS)
     assert "`provisioner approve --app app`" in str(held.blocked_reason)
     assert held.released_by is None
 
@@ -78,3 +75,19 @@ def test_consuming_marks_what_was_read_and_leaves_a_later_approval_open(
     (newest, oldest) = table.history(engine, app="slack")
     assert (oldest.consumed_cycle_id, oldest.consumed_at) == (42, NOW)
     assert newest.consumed_at is None
+
+
+def test_an_approval_releases_only_the_batch_it_covers() -> None:
+    """Consent to the 3 deprovisions reviewed is no consent to 5: the larger batch is held."""
+    approval = table.Approval(4, "app", "alice", "", NOW, covers=3)
+    release = guard.Release(approval.describe(), approval.covers)
+    grown = guard.hold_deprovisions(
+        leavers(5, staying=10), accounts=15, safety=LIMITS, release=release
+    )
+    assert [op.kind for op in grown.operations].count(OpKind.SUSPEND) == 0
+    assert len(grown.blocked) == 5 and grown.released_by is None
+    assert "covers at most 3" in str(grown.blocked_reason)
+    reviewed = guard.hold_deprovisions(
+        leavers(3, staying=10), accounts=13, safety=LIMITS, release=release
+    )
+    assert reviewed.blocked == () and reviewed.released_by == approval.describe()

@@ -62,7 +62,6 @@ def test_rule4_deprovisions_above_the_per_run_limit_are_all_held_creates_proceed
         leavers(3, staying=100),
         accounts=103,
         safety=SafetySpec(max_deprovisions_per_run=2, max_deprovisions_percent=50),
-        allow_deprovisions=False,
     )
     assert [op.kind for op in held.operations] == [OpKind.CREATE]
     assert [op.kind for op in held.blocked] == [OpKind.SUSPEND] * 3
@@ -77,7 +76,6 @@ def test_rule4_deprovisions_above_the_percent_limit_are_held() -> None:
         leavers(2, staying=8),
         accounts=10,
         safety=SafetySpec(max_deprovisions_per_run=10, max_deprovisions_percent=10),
-        allow_deprovisions=False,
     )
     assert len(held.blocked) == 2
     assert "2 deprovisions of 10 accounts (20.0%) exceed maxDeprovisionsPercent 10%" in str(
@@ -88,10 +86,10 @@ def test_rule4_deprovisions_above_the_percent_limit_are_held() -> None:
 def test_rule4_one_leaver_in_a_small_app_is_not_a_mass_deletion() -> None:
     original = leavers(1, staying=3)
     safety = SafetySpec(max_deprovisions_per_run=10, max_deprovisions_percent=5)
-    kept = guard.hold_deprovisions(original, accounts=4, safety=safety, allow_deprovisions=False)
+    kept = guard.hold_deprovisions(original, accounts=4, safety=safety)
     assert kept == original
     strict = SafetySpec(max_deprovisions_percent=5, min_deprovisions_for_percent=1)
-    held = guard.hold_deprovisions(original, accounts=4, safety=strict, allow_deprovisions=False)
+    held = guard.hold_deprovisions(original, accounts=4, safety=strict)
     assert len(held.blocked) == 1
 
 
@@ -102,7 +100,6 @@ def test_rule4_at_or_under_the_limit_nothing_is_held(count: int, limit: int) -> 
         original,
         accounts=100 + count,
         safety=SafetySpec(max_deprovisions_per_run=limit, max_deprovisions_percent=100),
-        allow_deprovisions=False,
     )
     assert held == original
 
@@ -112,7 +109,7 @@ def test_rule4_operator_override_lets_them_through_and_says_so() -> None:
         leavers(3, staying=1),
         accounts=4,
         safety=SafetySpec(max_deprovisions_per_run=1, max_deprovisions_percent=5),
-        allow_deprovisions=True,
+        release=guard.FLAG_RELEASE,
     )
     assert [op.kind for op in held.operations].count(OpKind.SUSPEND) == 3
     assert held.blocked == ()

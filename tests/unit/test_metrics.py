@@ -59,7 +59,7 @@ def a_plan(*, limit: int = 10, source_complete: bool = True) -> tuple[Plan, Obse
     )
     planned = plan.compute(wanted, app, match=["externalId"])
     safety = SafetySpec(max_deprovisions_per_run=limit, max_deprovisions_percent=100)
-    held = guard.hold_deprovisions(planned, accounts=3, safety=safety, allow_deprovisions=False)
+    held = guard.hold_deprovisions(planned, accounts=3, safety=safety)
     return held, app
 
 

@@ -164,7 +164,10 @@ def test_deprovision_thresholds_always_hold(
     safety = SafetySpec(max_deprovisions_per_run=per_run, max_deprovisions_percent=percent)
     planned = plan.compute(wanted, app, match=MATCH, prune=prune)
     held = guard.hold_deprovisions(
-        planned, accounts=len(app.accounts), safety=safety, allow_deprovisions=allow
+        planned,
+        accounts=len(app.accounts),
+        safety=safety,
+        release=guard.FLAG_RELEASE if allow else None,
     )
     destructive = [op for op in held.operations if op.kind.destructive]
     others = [op for op in held.operations if not op.kind.destructive]
