@@ -172,6 +172,21 @@ class Engine:
                 why = f"observing failed: {_unexpected(error)}"
             return ObservedApp(name, (), (), error=why)
 
+    async def _read(self) -> SourceRead:
+        """The source's read within its deadline; past it, or on a surprise, a failed read."""
+        seconds = self.policy.sources[0].spec.read_seconds
+        deadline = asyncio.timeout(seconds)
+        try:
+            async with deadline:
+                return await self.source.read()
+        except Exception as error:  # a failed read: rule 1 then removes nobody
+            why = (
+                f"not read within {seconds:g} s (readSeconds)"
+                if deadline.expired()
+                else f"reading failed: {_unexpected(error)}"
+            )
+            return SourceRead(self.source.name, (), utc_now(), error=why)
+
     def _verdict(self, read: SourceRead, evaluation: desired.Evaluation) -> guard.SourceVerdict:
         source = self.policy.sources[0]
         return guard.judge_source(
@@ -192,7 +207,7 @@ class Engine:
         *,
         trusted: bool,
         now: datetime.datetime,
-        approved_by: str | None = None,
+        release: guard.Release | None = None,
     ) -> AppCycle:
         spec = self.policy.apps[want.app]
         want = dataclasses.replace(want, source_complete=want.source_complete and trusted)
@@ -209,8 +224,7 @@ class Engine:
                 planned,
                 accounts=len(seen.accounts),
                 safety=spec.safety,
-                allow_deprovisions=self.allow_deprovisions or approved_by is not None,
-                allowed_by=approved_by or guard.ALLOW_FLAG,
+                release=guard.FLAG_RELEASE if self.allow_deprovisions else release,
             )
         managed = frozenset(
             a.id for a in seen.accounts if spec.prune or a.external_id in want.known_source_ids
@@ -224,11 +238,11 @@ class Engine:
         *,
         trusted: bool,
         now: datetime.datetime,
-        approved_by: str | None = None,
+        release: guard.Release | None = None,
     ) -> AppCycle:
         """`_plan_app`, where an exception is this app's plan error and no other app's."""
         try:
-            return self._plan_app(want, seen, trusted=trusted, now=now, approved_by=approved_by)
+            return self._plan_app(want, seen, trusted=trusted, now=now, release=release)
         except Exception as error:  # one app's fault stays that app's
             failed = Plan(want.app, (), {}, error=f"could not be planned: {_unexpected(error)}")
             return AppCycle(want.app, failed, seen)
@@ -254,7 +268,7 @@ class Engine:
         (`provisioner diff` plans two policies over one look at the same apps)."""
         known = dict(seen or {})
         missing = [name for name in self.apps if name not in known]
-        reading = self.source.read() if read is None else _ready(read)
+        reading = self._read() if read is None else _ready(read)
         got, found = await asyncio.gather(
             reading, asyncio.gather(*(self._observe(name) for name in missing))
         )
@@ -266,12 +280,13 @@ class Engine:
         read: SourceRead,
         observed: Mapping[AppName, ObservedApp],
         *,
-        approved: Mapping[AppName, str] | None = None,
+        approved: Mapping[AppName, guard.Release] | None = None,
     ) -> Cycle:
         """Evaluate, plan and guard every app over what `observe` saw; pure but for the clock.
 
-        `approved` names, by app, an operator's one-time approval (`provisioner approve`): the
-        per-run deprovision limits do not hold that app this once. Rules 1-3 still do."""
+        `approved` holds, by app, an operator's one-time approval (`provisioner approve`): the
+        per-run deprovision limits do not hold that app's reviewed batch this once. Rules 1-3
+        still do."""
         approved = approved or {}
         self.known = self._facts()
         now = self.clock()
@@ -283,13 +298,13 @@ class Engine:
                 observed[name],
                 trusted=verdict.trusted,
                 now=now,
-                approved_by=approved.get(name),
+                release=approved.get(name),
             )
             for name in self.apps
         )
         return Cycle(self.policy.revision, read, evaluation, verdict, cycles)
 
-    async def plan(self, *, approved: Mapping[AppName, str] | None = None) -> Cycle:
+    async def plan(self, *, approved: Mapping[AppName, guard.Release] | None = None) -> Cycle:
         """Read, evaluate, observe, plan and guard every app; writes nothing anywhere."""
         # The facts are read afresh (in plan_observed): a long-lived engine must not act on
         # what an earlier writer of the state directory left behind.
@@ -333,6 +348,7 @@ class Engine:
                     batched_members=self.kinds[app.app].batches_members,
                     on_outcome=on_outcome,
                     witness=record,
+                    deadline_seconds=self.policy.apps[app.app].limits.apply_seconds,
                 )
             except Exception as error:  # one app's fault stays that app's
                 why = f"apply stopped: {_unexpected(error)}"

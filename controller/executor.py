@@ -98,8 +98,12 @@ async def execute(
     batched_members: bool = False,
     on_outcome: Callable[[Outcome], None] | None = None,
     witness: Witness | None = None,
+    deadline_seconds: float | None = None,
 ) -> ApplyReport:
     """Apply every operation of the plan; never raises for a failed operation.
+
+    Past `deadline_seconds`, what is in flight is abandoned and every operation that has not
+    finished is an error (the next cycle plans it again from what the app then shows).
 
     With a `witness`, every operation is recorded as intended before it is sent (a skipped one
     too) and its outcome is recorded after, before it is reported. With `batched_members`, the
@@ -136,8 +140,15 @@ async def execute(
             on_outcome(outcome)
 
     numbered = list(enumerate(plan.operations))
-    for _, phase in itertools.groupby(numbered, key=lambda item: item[1].kind):
-        async with asyncio.TaskGroup() as group:
-            for position, operation in phase:
-                group.create_task(run(position, operation))
+    try:
+        async with asyncio.timeout(deadline_seconds):
+            for _, phase in itertools.groupby(numbered, key=lambda item: item[1].kind):
+                async with asyncio.TaskGroup() as group:
+                    for position, operation in phase:
+                        group.create_task(run(position, operation))
+    except TimeoutError:
+        why = f"not applied within {deadline_seconds:g} s (limits.applySeconds)"
+        for position, operation in numbered:
+            if position not in outcomes:
+                outcomes[position] = Outcome(operation, ERROR, why)
     return ApplyReport(plan.app, tuple(outcomes[i] for i in sorted(outcomes)))

@@ -37,15 +37,15 @@ def suspensions(
 
     The clock starts when an account is first seen suspended, or when we suspend it; it stops
     when the account is seen active or gone, or we reactivate or delete it. An observation that
-    failed changes nothing it did not do itself.
+    failed, or an app that could not be planned, changes nothing it did not do itself.
     """
     since: dict[str, datetime.datetime] = dict(known)
     observed = app.observed
-    if observed.ok:
-        inactive: set[str] = {
-            a.id for a in observed.accounts if not a.active and a.id in app.managed
-        }
-        for seen in inactive - since.keys():
+    if observed.ok and app.plan.error is None:
+        # Forget only what was seen active or gone: an account that is merely not managed
+        # this cycle (its user's record quarantined) keeps the time its grace period began.
+        inactive: set[str] = {a.id for a in observed.accounts if not a.active}
+        for seen in (inactive & app.managed) - since.keys():
             since[seen] = now
         for gone in since.keys() - inactive:
             del since[gone]

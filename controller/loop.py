@@ -192,19 +192,26 @@ class Controller:
                 self._running = False
 
     async def _reconcile(self, kinds: list[str]) -> None:
-        """One cycle; whatever it raises but cancellation is counted, logged and survived."""
+        """One cycle; whatever it raises is counted, logged and survived, but the cancellation
+        of the worker itself (shutdown). A stray CancelledError from below fails one cycle."""
         log = self.log.bind(cycle=next(self._cycles))
         self._stage = "starting"
+        failure: BaseException
         try:
             await self._cycle(kinds, log)
-        except asyncio.CancelledError:
-            raise
+            return
+        except asyncio.CancelledError as error:
+            task = asyncio.current_task()
+            if task is None or task.cancelling():  # the loop itself is stopping: let it
+                raise
+            failure = error
         except BaseException as error:
-            try:
-                await self._cycle_failed(error, log)
-            except Exception:  # reporting the failure failed: still, never end the loop
-                with contextlib.suppress(Exception):
-                    log.exception("reporting a failed cycle failed")
+            failure = error
+        try:
+            await self._cycle_failed(failure, log)
+        except Exception:  # reporting the failure failed: still, never end the loop
+            with contextlib.suppress(Exception):
+                log.exception("reporting a failed cycle failed")
 
     async def _cycle_failed(self, error: BaseException, log: Any) -> None:
         now = time.time()
@@ -254,10 +261,11 @@ class Controller:
         self._stage = "reading and planning"
         approved = approving.pending(self._journal, now=utc_now())  # `provisioner approve`
         planned = await running.plan(approved=approving.grants(approved))
+        claimed = approving.claim(self._journal, planned, approved, now=utc_now())
         self._stage = "applying and journaling"
         cycle = await running.apply(planned, on_outcome=on_outcome, trigger="+".join(kinds)[:32])
         self._stage = "recording the cycle"
-        for taken in approving.consume(self._journal, cycle, approved, now=utc_now()):
+        for taken in approving.settle(self._journal, cycle, approved, claimed):
             log.info("approval consumed", **approving.fields(taken))
         elapsed = time.perf_counter() - started
         self._record(cycle, elapsed, log)
@@ -327,6 +335,7 @@ class Controller:
 
     async def run(self) -> int:
         """Run until SIGTERM/SIGINT; 0 on a clean stop, 1 when the first policy is invalid."""
+        self._progressed()  # the bounds (/healthz, alerts) start now, not after a slow fetch
         if not await self.keeper.refresh(force=True):
             return 1
         loop = asyncio.get_running_loop()
@@ -355,7 +364,6 @@ class Controller:
             coalesce=True,
         )
         scheduler.start()
-        self._progressed()  # the bounds on the first cycle (/healthz, alerts) start now
         worker = asyncio.create_task(self._worker())
         beat = asyncio.create_task(self._heartbeat())
         self.trigger(STARTUP)

@@ -100,6 +100,9 @@ class SourceSpec(Strict):
     max_active_drop_percent: Annotated[float, Field(ge=0, le=100)] = 10.0
     """A read whose active users fell by more than this since the last trusted read removes
     nobody (a broken filter or a half-migrated org looks exactly like mass departure)."""
+    read_seconds: Annotated[float, Field(gt=0, le=86400)] = 600.0
+    """The deadline for reading every user: a source that answers slowly or never ends makes a
+    failed read (nobody is deprovisioned) instead of holding every app's cycle."""
     max_quarantined_percent: Annotated[float, Field(ge=0, le=100)] = 5.0
     """A record that cannot be a user (no Email, an end date that does not parse) is
     quarantined: nothing of that user's is touched, and everyone else proceeds. When more than
@@ -172,6 +175,10 @@ class LimitsSpec(Strict):
     within it, or the app is reported as not observed and nothing destructive is planned."""
     max_response_mib: Annotated[float, Field(gt=0, le=1024)] = 32.0
     """The largest response body accepted, in MiB, counted after decompression."""
+    apply_seconds: Annotated[float, Field(gt=0, le=86400)] = 900.0
+    """The deadline for carrying out the app's plan: what has not finished by then is that
+    app's error (retried next cycle), so an app that stalls its writes never holds the cycle
+    of the others, their metrics or the journal's record of the cycle."""
     max_pages: Annotated[int, Field(ge=1)] = 1000
     """The most pages one listing may take. SCIM listings also stop at twice the pages that
     totalResults needs; Zendesk's cursor paging gives no total, so this is its bound."""

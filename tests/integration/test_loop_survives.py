@@ -1,5 +1,6 @@
-"""The loop survives any cycle: even a BaseException that is not cancellation, raised from deep
-inside a cycle, is counted as an error of every app, logged, and followed by a good cycle."""
+"""The loop survives any cycle: even a BaseException that is not an Exception, or a stray
+CancelledError that no one asked for, raised from deep inside a cycle, is counted as an error of
+every app, logged, and followed by a good cycle."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import structlog
 import yaml
 
@@ -34,11 +36,12 @@ class Surprising(ScimReconciler):
     """The real SCIM reconciler, but its first observations raise `Surprise`."""
 
     surprises = 2
+    raises: type[BaseException] = Surprise
 
     async def observe(self) -> ObservedApp:
         if Surprising.surprises:
             Surprising.surprises -= 1
-            raise Surprise("the app adapter blew up")
+            raise Surprising.raises("the app adapter blew up")
         return await super().observe()
 
 
@@ -58,7 +61,12 @@ async def _until(condition: Any, what: str, bound: float = 60.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def test_a_base_exception_in_a_cycle_is_counted_logged_and_survived(tmp_path: Path) -> None:
+@pytest.mark.parametrize("raises", [Surprise, asyncio.CancelledError])
+async def test_a_base_exception_in_a_cycle_is_counted_logged_and_survived(
+    tmp_path: Path, raises: type[BaseException], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Surprising, "surprises", 2)
+    monkeypatch.setattr(Surprising, "raises", raises)
     policy = tmp_path / "policy"
     policy.mkdir()
     (policy / "policy.yaml").write_text(POLICY)
@@ -101,6 +109,6 @@ async def test_a_base_exception_in_a_cycle_is_counted_logged_and_survived(tmp_pa
     assert counted("error") == 2
     failed = [e for e in events if e["event"] == "cycle failed"]
     assert len(failed) == 2
-    assert failed[0]["error"] == "Surprise: the app adapter blew up"
+    assert failed[0]["error"] == f"{raises.__name__}: the app adapter blew up"
     assert failed[0]["failed"] == "reading and planning"
     assert failed[0]["retry"] == "on the next trigger"

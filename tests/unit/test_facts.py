@@ -113,6 +113,29 @@ def test_suspensions_start_on_first_sight_and_end_on_reactivation() -> None:
     assert known.merged(news) == Facts({"org": 10}, {"app": {"1": NOW}})  # untrusted: size kept
 
 
+def test_an_app_that_could_not_be_planned_or_a_held_account_keeps_its_grace_period() -> None:
+    """A plan error (nothing is managed then) or a quarantined user's account (not managed
+    this cycle) must not restart a grace period: only seeing the account active or gone does."""
+    known = Facts({}, {"app": {"1": NOW, "2": NOW}})
+    accounts = (
+        account("1", "a@x", external_id="005A", active=False),
+        account("2", "b@x", external_id="005B", active=False),
+    )
+    unplanned = AppCycle(
+        AppName("app"),
+        Plan(AppName("app"), (), {}, error="could not be planned"),
+        observed(*accounts),
+    )
+    news = facts.learned(
+        known, _cycle(unplanned, trusted=True), [unplanned], source="org", now=LATER
+    )
+    assert news.suspended_since == {"app": {"1": NOW, "2": NOW}}
+
+    held = _app(*accounts, managed={"1"})  # 2's user is quarantined: not managed this cycle
+    news = facts.learned(known, _cycle(held, trusted=True), [held], source="org", now=LATER)
+    assert news.suspended_since == {"app": {"1": NOW, "2": NOW}}
+
+
 def test_a_legacy_state_file_is_imported_once_and_renamed_aside(
     tmp_path: Path, journal: SqliteJournal
 ) -> None:
