@@ -13,22 +13,28 @@ import dataclasses
 import datetime
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
-from controller import desired, executor, facts, guard, journaling, plan, sources
+from controller import (
+    alone,
+    connections,
+    desired,
+    executor,
+    facts,
+    guard,
+    journaling,
+    plan,
+    sources,
+)
 from controller.cycle import AppCycle, Cycle
 from controller.journal import AppResult, Facts, Journal
 from controller.model import AccountId, AppName, DesiredApp, ObservedApp, SourceRead
 from controller.operations import Plan
 from controller.policy import Policy, loader
-from controller.policy.schema import ConnectedAppSpec
 from controller.sources import Source
-from reconcilers.base import AppConnection, AppReconciler, ReconcilerKind, Registry
-from reconcilers.throttle import Throttle, WriteRate
+from reconcilers.base import Registry
 
 Clock = Callable[[], datetime.datetime]
-HttpHooks = Callable[[str], Mapping[str, list[Callable[..., Any]]] | None]
-"""httpx event hooks for a target (an app's name, or "salesforce"): how metrics see requests."""
+HttpHooks = connections.HttpHooks
 
 
 def utc_now() -> datetime.datetime:
@@ -57,23 +63,6 @@ def load_policy(
 
 async def _ready(read: SourceRead) -> SourceRead:
     return read
-
-
-def _throttle(spec: ConnectedAppSpec, kind: ReconcilerKind) -> Throttle:
-    """The app's one rate limiter: policy's rate where given, else the vendor's documented one."""
-    default = kind.write_rate
-    per_minute = spec.rate_limit.writes_per_minute or (default.per_minute if default else None)
-    if per_minute is None:
-        return Throttle(None)
-    burst = spec.rate_limit.burst or (default.burst if default else 1)
-    return Throttle(WriteRate(per_minute, burst))
-
-
-def _unexpected(error: BaseException) -> str:
-    """An exception no adapter mapped, in one line: an ExceptionGroup by its first cause."""
-    while isinstance(error, BaseExceptionGroup) and error.exceptions:
-        error = error.exceptions[0]
-    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
 def _app_result(app: AppCycle) -> AppResult:
@@ -124,30 +113,9 @@ class Engine:
         )
         self.apps = [AppName(name) for name in policy.apps if not only or name in only]
         self.kinds = {name: registry[policy.apps[name].type] for name in self.apps}
-        self.reconcilers: dict[AppName, AppReconciler] = {}
-        self.setup_errors: dict[AppName, str] = {}
-        for name in self.apps:
-            spec = policy.apps[name]
-            token = None
-            variable = spec.auth.bearer_token_env
-            if variable is not None:
-                token = environ.get(variable)
-                if not token:
-                    self.setup_errors[name] = f"environment variable {variable} is not set"
-                    continue
-            kind = registry[spec.type]
-            connection = AppConnection(
-                app=name,
-                endpoint=spec.endpoint,
-                token=token,
-                page_size=min(spec.page_size, kind.max_page_size),
-                deadline_seconds=spec.limits.request_seconds,
-                max_response_bytes=int(spec.limits.max_response_mib * 1024 * 1024),
-                max_pages=spec.limits.max_pages,
-                event_hooks=hooks(name),
-                throttle=_throttle(spec, kind),
-            )
-            self.reconcilers[name] = kind.factory(connection)
+        self.reconcilers, self.setup_errors = connections.build(
+            policy, self.apps, registry=registry, environ=environ, http_hooks=hooks
+        )
 
     async def __aenter__(self) -> Engine:
         return self
@@ -160,32 +128,8 @@ class Engine:
         """One app's observation within its deadline; whatever goes wrong is that app's error."""
         if name in self.setup_errors:
             return ObservedApp(name, (), (), error=self.setup_errors[name])
-        deadline = asyncio.timeout(self.policy.apps[name].limits.observe_seconds)
-        try:
-            async with deadline:
-                return await self.reconcilers[name].observe()
-        except Exception as error:  # one app's fault stays that app's
-            if deadline.expired():
-                seconds = self.policy.apps[name].limits.observe_seconds
-                why = f"not observed within {seconds:g} s (limits.observeSeconds)"
-            else:
-                why = f"observing failed: {_unexpected(error)}"
-            return ObservedApp(name, (), (), error=why)
-
-    async def _read(self) -> SourceRead:
-        """The source's read within its deadline; past it, or on a surprise, a failed read."""
-        seconds = self.policy.sources[0].spec.read_seconds
-        deadline = asyncio.timeout(seconds)
-        try:
-            async with deadline:
-                return await self.source.read()
-        except Exception as error:  # a failed read: rule 1 then removes nobody
-            why = (
-                f"not read within {seconds:g} s (readSeconds)"
-                if deadline.expired()
-                else f"reading failed: {_unexpected(error)}"
-            )
-            return SourceRead(self.source.name, (), utc_now(), error=why)
+        seconds = self.policy.apps[name].limits.observe_seconds
+        return await alone.observe(name, self.reconcilers[name], seconds=seconds)
 
     def _verdict(self, read: SourceRead, evaluation: desired.Evaluation) -> guard.SourceVerdict:
         source = self.policy.sources[0]
@@ -244,7 +188,9 @@ class Engine:
         try:
             return self._plan_app(want, seen, trusted=trusted, now=now, release=release)
         except Exception as error:  # one app's fault stays that app's
-            failed = Plan(want.app, (), {}, error=f"could not be planned: {_unexpected(error)}")
+            failed = Plan(
+                want.app, (), {}, error=f"could not be planned: {alone.unexpected(error)}"
+            )
             return AppCycle(want.app, failed, seen)
 
     def _suspensions(self, app: AppName) -> dict[AccountId, datetime.datetime]:
@@ -268,7 +214,11 @@ class Engine:
         (`provisioner diff` plans two policies over one look at the same apps)."""
         known = dict(seen or {})
         missing = [name for name in self.apps if name not in known]
-        reading = self._read() if read is None else _ready(read)
+        reading = (
+            alone.read(self.source, seconds=self.policy.sources[0].spec.read_seconds)
+            if read is None
+            else _ready(read)
+        )
         got, found = await asyncio.gather(
             reading, asyncio.gather(*(self._observe(name) for name in missing))
         )
@@ -351,7 +301,7 @@ class Engine:
                     deadline_seconds=self.policy.apps[app.app].limits.apply_seconds,
                 )
             except Exception as error:  # one app's fault stays that app's
-                why = f"apply stopped: {_unexpected(error)}"
+                why = f"apply stopped: {alone.unexpected(error)}"
                 failed = (executor.Outcome(op, executor.ERROR, why) for op in app.plan.operations)
                 report = executor.ApplyReport(app.app, tuple(failed))
             return dataclasses.replace(app, report=report)
