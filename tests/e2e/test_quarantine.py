@@ -3,7 +3,8 @@
 A record with no Email, or an end date that is not an ISO date, is set aside and reported with
 the user and the field; that user's account stays exactly as it was, while everyone else's
 joiners and leavers go through in the same apply. Past maxQuarantinedPercent the read is not
-trusted and nobody is deprovisioned.
+trusted and nobody is deprovisioned. While any record is quarantined nothing says "in sync" and
+`plan` and `apply` exit 1: a person must fix the record before its user is reconciled.
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ from typing import Any
 from tests.e2e.conftest import World, make_users
 
 ACCESS_ENDS = "  file: {path: users.yaml}\n  accessEndsField: Contractor_End_Date__c\n"
+
+
+QUARANTINED_ONE = (
+    "1 source record is quarantined: their users are not reconciled until fixed (listed above)."
+)
 
 
 def snapshot(world: World) -> dict[str, dict[str, Any]]:
@@ -44,7 +50,8 @@ def test_one_record_with_no_email_among_300_holds_only_that_user(world: World) -
     world.write_users(users)
 
     done = world.cli("apply")
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]  # held for a person
+    assert done.stdout.rstrip().endswith(QUARANTINED_ONE)
     bad_id = users[bad]["Id"]
     assert "QUARANTINED 1 source record:" in done.stdout
     (line,) = [line for line in done.stdout.splitlines() if line.startswith("  ! ")]
@@ -61,8 +68,22 @@ def test_one_record_with_no_email_among_300_holds_only_that_user(world: World) -
     assert changed == {name(leaver)}
     assert world.members()["eng"] >= {name(300)}
 
-    code, document = world.plan_json()
-    assert code == 0  # everyone else converged in that one apply
+    # Everyone else converged in that one apply; the held user keeps plan from saying in sync.
+    text = world.cli("plan")
+    assert text.returncode == 1, text.stdout[-3000:] + text.stderr[-3000:]
+    assert "every app is in sync" not in text.stdout and text.stderr == ""
+    closing = text.stdout.rstrip().splitlines()[-2:]
+    assert closing == [
+        "No changes in tool: nothing to do for the users read whole.",
+        QUARANTINED_ONE,
+    ]
+    markdown = world.cli("plan", "--format", "markdown")
+    assert markdown.returncode == 1 and "every app is in sync" not in markdown.stdout
+    assert QUARANTINED_ONE in markdown.stdout
+    plan = world.cli("plan", "--format", "json")
+    assert plan.returncode == 1
+    document = json.loads(plan.stdout)
+    assert document["inSync"] is False
     (held,) = document["source"]["quarantined"]
     assert held["sourceId"] == bad_id and held["username"] == name(bad)
     assert held["field"] == "Email" and held["error"] == "missing required field(s): Email"
@@ -117,8 +138,9 @@ def test_an_end_date_that_is_not_iso_holds_the_contractor_and_a_valid_one_suspen
     world.write_users(users)
 
     done = world.cli("apply")
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
     assert "QUARANTINED 2 source records:" in done.stdout
+    assert "2 source records are quarantined: their users are not reconciled" in done.stdout
     for index, value in ((1, "31/12/2020"), (4, "2020-1-1")):
         line = (
             f"  ! User {users[index]['Id']} ({name(index)}): "
@@ -133,3 +155,4 @@ def test_an_end_date_that_is_not_iso_holds_the_contractor_and_a_valid_one_suspen
     plan = world.cli("plan", "--format", "json")
     held = {q["username"]: q["field"] for q in json.loads(plan.stdout)["source"]["quarantined"]}
     assert held == {name(1): "Contractor_End_Date__c", name(4): "Contractor_End_Date__c"}
+
