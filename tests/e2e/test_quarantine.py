@@ -4,7 +4,8 @@ A record with no Email, or an end date that is not an ISO date, is set aside and
 the user and the field; that user's account stays exactly as it was, while everyone else's
 joiners and leavers go through in the same apply. Past maxQuarantinedPercent the read is not
 trusted and nobody is deprovisioned. While any record is quarantined nothing says "in sync" and
-`plan` and `apply` exit 1: a person must fix the record before its user is reconciled.
+`plan` and `apply` exit 1: a person must fix the record before its user is reconciled. A record
+with no Id holds every account not linked to a user read whole, even with `prune: true`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.e2e.conftest import World, make_users
+from tests.e2e.conftest import POLICY, World, make_users
 
 ACCESS_ENDS = "  file: {path: users.yaml}\n  accessEndsField: Contractor_End_Date__c\n"
 
@@ -156,3 +157,50 @@ def test_an_end_date_that_is_not_iso_holds_the_contractor_and_a_valid_one_suspen
     held = {q["username"]: q["field"] for q in json.loads(plan.stdout)["source"]["quarantined"]}
     assert held == {name(1): "Contractor_End_Date__c", name(4): "Contractor_End_Date__c"}
 
+
+def test_a_record_with_no_id_holds_every_unlinked_account_even_when_pruning(world: World) -> None:
+    """Slack-like: userName from a template (`first4.last4`), so a record with a blank Id and
+    no Email names nothing that ties it to its person's account: pruning must not suspend it."""
+    policy_file = world.policy / "policy.yaml"
+    pruning = POLICY.replace(
+        "  match: [externalId, userName, email]\n",
+        "  match: [externalId, userName, email]\n  prune: true\n",
+    ).replace(
+        'userName: "{{ user.Email | lower }}"',
+        'userName: "{{ user.FirstName | lower }}.{{ user.LastName | lower }}"',
+    )
+    assert pruning.count("prune: true") == 1 and "first" not in POLICY
+    policy_file.write_text(pruning)
+    users = make_users(24)
+    for user in users:  # Salesforce usernames need not be emails: these name no account
+        user["Username"] = f"{user['Username']}.sf"
+    world.write_users(users)
+    first = world.cli("apply")
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    before = snapshot(world)
+    assert before["first4.last4"]["active"] is True
+
+    bad, leaver = 4, 7
+    users[bad]["Id"] = ""
+    del users[bad]["Email"]
+    users[leaver]["IsActive"] = False
+    world.write_users(users)
+
+    planned = world.cli("plan")
+    assert planned.returncode == 1, planned.stdout[-3000:] + planned.stderr[-3000:]
+    assert "orphan" not in planned.stdout
+    note = (
+        "1 account(s) not linked to a user read whole are left as they are: a quarantined "
+        "source record has no Id, so any of them may be that person's"
+    )
+    assert f"  note: {note}" in planned.stdout.splitlines()
+
+    done = world.cli("apply")
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    after = snapshot(world)
+    assert after["first4.last4"] == before["first4.last4"]  # not suspended, not changed
+    assert after["first7.last7"]["active"] is False  # everyone else's leavers still go
+    assert {n for n in before if after[n] != before[n]} == {"first7.last7"}
+    plan = world.cli("plan", "--format", "json")
+    (app,) = json.loads(plan.stdout)["apps"]
+    assert app["orphans"] == [] and app["operations"] == []
