@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from controller import desired, guard, plan
+from controller import desired, guard, plan, quarantine
 from controller.model import Quarantined, SourceRead, SourceUserId
 from controller.operations import OpKind
 from controller.sources.base import user_from_fields
@@ -198,3 +198,10 @@ def test_with_a_record_of_no_id_every_account_not_linked_to_a_user_read_whole_is
         "source record has no Id, so any of them may be that person's"
     ) in result.notes
     assert any(note.startswith("1 user(s) given no account this cycle") for note in result.notes)
+
+
+def test_at_most_twenty_records_a_cycle_are_logged_one_line_each() -> None:
+    records = [no_email(f"{i:03d}") for i in range(25)]
+    logged, left_out = quarantine.to_log(records)
+    assert list(logged) == records[:20] and left_out == 5
+    assert quarantine.to_log(records[:20]) == (records[:20], 0)
