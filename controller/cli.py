@@ -1,8 +1,9 @@
 """The `provisioner` command: the composition root, where environment and flags meet the engine.
 
 Exit codes follow Terraform's `-detailed-exitcode`: `plan` exits 0 when every app is in sync, 2
-when changes are pending and 1 on any error; `validate` exits 1 on an invalid policy; `apply`
-exits non-zero when anything failed. Everything a person reads goes to stdout, errors to stderr.
+when changes are pending and 1 on any error or while a source record is quarantined (a person
+must fix it); `validate` exits 1 on an invalid policy; `apply` exits non-zero when anything
+failed or was held. Everything a person reads goes to stdout, errors to stderr.
 """
 
 from __future__ import annotations
@@ -135,7 +136,8 @@ def _or_exit(error: errors.ProvisionerError) -> typer.Exit:
 
 
 def plan_exit_code(cycle: Cycle) -> int:
-    if cycle.failed:
+    """0 in sync, 2 changes pending, 1 an error or a quarantined record: a person must act."""
+    if cycle.failed or cycle.evaluation.quarantined:
         return EXIT_ERROR
     return EXIT_IN_SYNC if cycle.in_sync and not cycle.blocked else EXIT_CHANGES
 
@@ -174,7 +176,8 @@ def plan(
     """Show what `apply` would change, changing nothing.
 
     Reads the source and every app, then prints the operations that would converge them.
-    Exits 0 when everything is in sync, 2 when changes are pending, 1 on any error.
+    Exits 0 when everything is in sync, 2 when changes are pending, 1 on any error or while a
+    source record is quarantined (a person must fix it; its user is not reconciled).
     """
     loaded = _load_or_exit(policy)
     _check_apps(loaded, only)
@@ -259,7 +262,8 @@ def apply(
 
     Safety guards hold deprovisions when the source read cannot be trusted or when an app
     would lose more accounts than its policy allows in one run; creates and updates still go.
-    Exits 0 when everything succeeded, 1 when anything failed, could not be read, or was held.
+    Exits 0 when everything succeeded, 1 when anything failed, could not be read, or was held
+    (by a guard, or because a source record is quarantined).
 
     One writer per state directory: `apply` holds its writer.lock for the run, and refuses
     (exit 1, naming the holder) while a controller (`provisioner run`) or another `apply`
@@ -291,7 +295,11 @@ def apply(
         for report in reports:
             typer.echo(render.report_summary(report))
         # The plan's closing lines scrolled past: say again what could not be done at all.
-        for line in (render.withheld_line(cycle, applied=True), render.source_line(cycle)):
+        for line in (
+            render.withheld_line(cycle, applied=True),
+            render.source_line(cycle),
+            render.quarantined_line(cycle),
+        ):
             if line:
                 typer.echo(line)
     for app_cycle in cycle.apps:
@@ -301,7 +309,8 @@ def apply(
                 f"{app_cycle.plan.blocked_reason}",
                 err=True,
             )
-    raise typer.Exit(EXIT_ERROR if cycle.failed or cycle.blocked else EXIT_IN_SYNC)
+    held = cycle.blocked or bool(cycle.evaluation.quarantined)
+    raise typer.Exit(EXIT_ERROR if cycle.failed or held else EXIT_IN_SYNC)
 
 
 app.command()(run_command.run)

@@ -112,8 +112,13 @@ class Cycle:
 
     @property
     def in_sync(self) -> bool:
-        """Every app was observed and needs nothing, and the source read can be trusted."""
-        return self.source_complete and all(app.plan.in_sync for app in self.apps)
+        """Every app was observed and needs nothing, the source read can be trusted, and no
+        record is quarantined (a held leaver keeps access until their record is fixed)."""
+        return (
+            self.source_complete
+            and not self.evaluation.quarantined
+            and all(app.plan.in_sync for app in self.apps)
+        )
 
     @property
     def withheld(self) -> tuple[AppCycle, ...]:

@@ -246,6 +246,7 @@ def evaluate(policy: Policy, read: SourceRead, *, now: datetime.datetime) -> Eva
             source_complete=read.ok,
             held_source_ids=hold.source_ids,
             held_names=hold.names,
+            held_unidentified=hold.unidentified,
         )
         for name, spec in policy.apps.items()
     }

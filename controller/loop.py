@@ -29,7 +29,7 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from controller import approving
+from controller import approving, quarantine
 from controller.cycle import Cycle
 from controller.engine import Engine, utc_now
 from controller.errors import ProvisionerError
@@ -282,9 +282,16 @@ class Controller:
         usage = getattr(self._engine.source if self._engine else None, "api_usage", None)
         if usage is not None:
             self.recorder.record_api_usage(*usage)
-        for held in cycle.evaluation.quarantined:
+        logged, left_out = quarantine.to_log(cycle.evaluation.quarantined)
+        for held in logged:
             log.warning(
                 "source record quarantined", user=held.who, field=held.field, error=held.message
+            )
+        if left_out:
+            log.warning(
+                "more source records quarantined",
+                not_logged=left_out,
+                see="`provisioner plan` lists every quarantined record",
             )
         if not cycle.verdict.trusted:
             log.warning("source not trusted: nothing deprovisioned", reason=cycle.verdict.reason)

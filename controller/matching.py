@@ -6,7 +6,8 @@ case-insensitively, as RFC 7643 says of userName). Only accounts with no externa
 by matching, and only for users who should be active: an account someone else owns, or one we
 would merely adopt to suspend, is reported rather than taken. Excluded accounts are set apart
 before anything else, and then the accounts of quarantined users (`quarantine.holds_account`),
-so no later step can touch them.
+so no later step can touch them; a user who would adopt a held account waits (`Links.waiting`)
+rather than being given a second account beside it.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class Links:
     """Managed accounts of users whose desired state is unresolved: nothing is done to them."""
     held: tuple[ObservedAccount, ...] = ()
     """Accounts that may be a quarantined user's: nothing is done to them, nor are they orphans."""
+    waiting: frozenset[SourceUserId] = frozenset()
+    """Users with no linked account whose match answers to a held one: none is created."""
 
 
 def is_excluded(patterns: Sequence[str], *names: str | None) -> bool:
@@ -116,6 +119,22 @@ def link(desired: DesiredApp, observed: ObservedApp, match: Sequence[str]) -> Li
                 taken.add(found.id)
                 break
 
+    held_index = _adoption_index(held)
+    waiting = frozenset(
+        source_id
+        for source_id, wanted in desired.accounts.items()
+        if source_id not in linked
+        and wanted.active
+        and any(
+            name in held_index.get(key, {})
+            for key, name in (
+                ("userName", wanted.user_name.casefold()),
+                ("email", wanted.email.casefold()),
+            )
+            if key in match
+        )
+    )
+
     unwanted: list[ObservedAccount] = []
     orphans: list[ObservedAccount] = []
     left_alone: list[ObservedAccount] = []
@@ -129,4 +148,6 @@ def link(desired: DesiredApp, observed: ObservedApp, match: Sequence[str]) -> Li
             unwanted.append(account)
         else:
             orphans.append(account)
-    return Links(linked, tuple(unwanted), tuple(orphans), excluded, tuple(left_alone), held)
+    return Links(
+        linked, tuple(unwanted), tuple(orphans), excluded, tuple(left_alone), held, waiting
+    )

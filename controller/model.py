@@ -135,6 +135,9 @@ class DesiredApp:
     held_names: frozenset[str] = frozenset()
     """Casefolded usernames and emails of quarantined records: an account, or a desired
     account, answering to one of them may be that person's, and is left as it is."""
+    held_unidentified: bool = False
+    """A quarantined record has no Id: any account not linked by externalId to a user read
+    whole may be that person's, so every such account is left as it is."""
     source_complete: bool = True
     """False when a source read failed: nothing may then be deprovisioned."""
 

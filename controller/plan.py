@@ -281,6 +281,8 @@ def compute(
     for source_id, wanted in sorted(desired.accounts.items(), key=lambda i: i[1].user_name):
         if matching.is_excluded(desired.exclude, wanted.user_name, wanted.email):
             continue
+        if source_id in links.waiting:
+            continue
         builder.account(wanted, links.linked.get(source_id))
     for account in sorted(links.unwanted, key=lambda a: a.user_name):
         builder.unwanted(account)
@@ -295,7 +297,12 @@ def compute(
     if links.left_alone:
         notes.append(f"{len(links.left_alone)} account(s) left as they are: unresolved users")
     if links.held:
-        notes.append(f"{len(links.held)} account(s) left as they are: quarantined source users")
+        notes.append(quarantine.held_note(len(links.held), desired))
+    if links.waiting:
+        notes.append(
+            f"{len(links.waiting)} user(s) given no account this cycle: an account answering to"
+            " their name is held for a quarantined source record"
+        )
     operations = sorted(builder.operations, key=lambda op: ORDER[op.kind])
     orphans = tuple(
         Orphan(account.id, account.user_name, account.active)

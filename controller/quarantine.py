@@ -7,13 +7,15 @@ record has one, and the username and email (casefolded). `desired.evaluate` give
 desired account, and `matching.link` sets aside every account that answers to a held Id or name
 before anything is linked: no plan then creates, changes or deprovisions it, and it is never
 counted as an orphan. Holding too much only delays a change; holding too little could suspend
-someone because their record was unreadable, so a name shared with a quarantined record holds.
+someone because their record was unreadable, so a name shared with a quarantined record holds,
+and a record with no Id holds every account not linked by externalId to a user read whole: its
+person's account may answer to a name the record does not give (a template's `grace.hopper`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from controller.model import DesiredApp, ObservedAccount, Quarantined, SourceUser, SourceUserId
@@ -24,6 +26,8 @@ class Hold:
     source_ids: frozenset[SourceUserId] = frozenset()
     names: frozenset[str] = frozenset()
     """Casefolded usernames and emails."""
+    unidentified: bool = False
+    """Some record has no Id: its person's account cannot be told from anyone else's."""
 
     @classmethod
     def of(cls, records: Iterable[Quarantined]) -> Hold:
@@ -36,6 +40,7 @@ class Hold:
                 for name in (record.username, record.email)
                 if name
             ),
+            any(not record.source_id for record in records),
         )
 
     def covers(self, source_id: str | None, *names: str | None) -> bool:
@@ -46,6 +51,18 @@ class Hold:
 
     def with_ids(self, source_ids: Iterable[SourceUserId]) -> Hold:
         return dataclasses.replace(self, source_ids=self.source_ids | frozenset(source_ids))
+
+
+LOGGED_PER_CYCLE = 20
+"""At most this many quarantined records get a log line each per cycle: 5% of 100,000 users
+every 15 s would be 5,000 lines a cycle. `provisioner plan` lists every one."""
+
+
+def to_log(
+    records: Sequence[Quarantined], limit: int = LOGGED_PER_CYCLE
+) -> tuple[Sequence[Quarantined], int]:
+    """The records to log one line each this cycle, and how many are left out of the log."""
+    return records[:limit], max(0, len(records) - limit)
 
 
 def of_user(user: SourceUser, field: str, error: ValueError) -> Quarantined:
@@ -60,16 +77,17 @@ def of_user(user: SourceUser, field: str, error: ValueError) -> Quarantined:
 
 
 def hold_of(app: DesiredApp) -> Hold:
-    return Hold(app.held_source_ids, app.held_names)
+    return Hold(app.held_source_ids, app.held_names, app.held_unidentified)
 
 
 def holds_account(app: DesiredApp, account: ObservedAccount, email: str | None) -> bool:
     """Whether `account` may belong to a quarantined user, and must be left exactly as it is.
 
     An account linked by externalId to a user read whole is that user's, whatever its name;
-    any other account answering to a held Id, username or email is held.
+    any other account answering to a held Id, username or email is held, and every other
+    account at all when a quarantined record has no Id.
     """
-    if not app.held_source_ids and not app.held_names:
+    if not app.held_source_ids and not app.held_names and not app.held_unidentified:
         return False
     hold = hold_of(app)
     external = account.external_id or None
@@ -77,7 +95,17 @@ def holds_account(app: DesiredApp, account: ObservedAccount, email: str | None) 
         return True
     if external and external in app.known_source_ids:
         return False
-    return hold.covers(None, account.user_name, email)
+    return hold.unidentified or hold.covers(None, account.user_name, email)
+
+
+def held_note(held: int, app: DesiredApp) -> str:
+    """The plan note for the accounts `holds_account` set apart, saying why they are held."""
+    if app.held_unidentified:
+        return (
+            f"{held} account(s) not linked to a user read whole are left as they are: a "
+            "quarantined source record has no Id, so any of them may be that person's"
+        )
+    return f"{held} account(s) left as they are: quarantined source users"
 
 
 def without_held_accounts(app: DesiredApp) -> DesiredApp:

@@ -108,10 +108,22 @@ def withheld_line(cycle: Cycle, *, applied: bool = False) -> str | None:
     )
 
 
+def quarantined_line(cycle: Cycle) -> str | None:
+    """That quarantined records keep their users unreconciled; None when there are none."""
+    held = len(cycle.evaluation.quarantined)
+    if not held:
+        return None
+    are = "is" if held == 1 else "are"
+    return (
+        f"{count(held, 'source record')} {are} quarantined: their users are not reconciled "
+        "until fixed (listed above)."
+    )
+
+
 def closing_lines(cycle: Cycle) -> list[str]:
     """The end of a plan: what it would do, and everything it could not plan. It says "every
-    app is in sync" only when the source was read and trusted and every app was read and
-    needs nothing."""
+    app is in sync" only when the source was read and trusted, no record is quarantined, and
+    every app was read and needs nothing."""
     if cycle.in_sync:
         return ["No changes: every app is in sync with the policy."]
     lines = []
@@ -127,9 +139,13 @@ def closing_lines(cycle: Cycle) -> list[str]:
         lines.append(f"{line}.")
     else:
         in_sync = [app.app for app in cycle.apps if cycle.status(app) == IN_SYNC]
-        if in_sync:
+        if in_sync and cycle.evaluation.quarantined:
+            apps = ", ".join(in_sync)
+            lines.append(f"No changes in {apps}: nothing to do for the users read whole.")
+        elif in_sync:
             lines.append(f"No changes in {', '.join(in_sync)}: in sync with the policy.")
-    return lines + [line for line in (withheld_line(cycle), source_line(cycle)) if line]
+    ends = (withheld_line(cycle), source_line(cycle), quarantined_line(cycle))
+    return lines + [line for line in ends if line]
 
 
 def _app_lines(cycle: Cycle, app: AppCycle) -> list[str]:

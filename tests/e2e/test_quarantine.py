@@ -3,7 +3,9 @@
 A record with no Email, or an end date that is not an ISO date, is set aside and reported with
 the user and the field; that user's account stays exactly as it was, while everyone else's
 joiners and leavers go through in the same apply. Past maxQuarantinedPercent the read is not
-trusted and nobody is deprovisioned.
+trusted and nobody is deprovisioned. While any record is quarantined nothing says "in sync" and
+`plan` and `apply` exit 1: a person must fix the record before its user is reconciled. A record
+with no Id holds every account not linked to a user read whole, even with `prune: true`.
 """
 
 from __future__ import annotations
@@ -11,9 +13,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.e2e.conftest import World, make_users
+from tests.e2e.conftest import POLICY, World, make_users
 
 ACCESS_ENDS = "  file: {path: users.yaml}\n  accessEndsField: Contractor_End_Date__c\n"
+
+
+QUARANTINED_ONE = (
+    "1 source record is quarantined: their users are not reconciled until fixed (listed above)."
+)
 
 
 def snapshot(world: World) -> dict[str, dict[str, Any]]:
@@ -44,7 +51,8 @@ def test_one_record_with_no_email_among_300_holds_only_that_user(world: World) -
     world.write_users(users)
 
     done = world.cli("apply")
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]  # held for a person
+    assert done.stdout.rstrip().endswith(QUARANTINED_ONE)
     bad_id = users[bad]["Id"]
     assert "QUARANTINED 1 source record:" in done.stdout
     (line,) = [line for line in done.stdout.splitlines() if line.startswith("  ! ")]
@@ -61,8 +69,22 @@ def test_one_record_with_no_email_among_300_holds_only_that_user(world: World) -
     assert changed == {name(leaver)}
     assert world.members()["eng"] >= {name(300)}
 
-    code, document = world.plan_json()
-    assert code == 0  # everyone else converged in that one apply
+    # Everyone else converged in that one apply; the held user keeps plan from saying in sync.
+    text = world.cli("plan")
+    assert text.returncode == 1, text.stdout[-3000:] + text.stderr[-3000:]
+    assert "every app is in sync" not in text.stdout and text.stderr == ""
+    closing = text.stdout.rstrip().splitlines()[-2:]
+    assert closing == [
+        "No changes in tool: nothing to do for the users read whole.",
+        QUARANTINED_ONE,
+    ]
+    markdown = world.cli("plan", "--format", "markdown")
+    assert markdown.returncode == 1 and "every app is in sync" not in markdown.stdout
+    assert QUARANTINED_ONE in markdown.stdout
+    plan = world.cli("plan", "--format", "json")
+    assert plan.returncode == 1
+    document = json.loads(plan.stdout)
+    assert document["inSync"] is False
     (held,) = document["source"]["quarantined"]
     assert held["sourceId"] == bad_id and held["username"] == name(bad)
     assert held["field"] == "Email" and held["error"] == "missing required field(s): Email"
@@ -117,8 +139,9 @@ def test_an_end_date_that_is_not_iso_holds_the_contractor_and_a_valid_one_suspen
     world.write_users(users)
 
     done = world.cli("apply")
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
     assert "QUARANTINED 2 source records:" in done.stdout
+    assert "2 source records are quarantined: their users are not reconciled" in done.stdout
     for index, value in ((1, "31/12/2020"), (4, "2020-1-1")):
         line = (
             f"  ! User {users[index]['Id']} ({name(index)}): "
@@ -133,3 +156,51 @@ def test_an_end_date_that_is_not_iso_holds_the_contractor_and_a_valid_one_suspen
     plan = world.cli("plan", "--format", "json")
     held = {q["username"]: q["field"] for q in json.loads(plan.stdout)["source"]["quarantined"]}
     assert held == {name(1): "Contractor_End_Date__c", name(4): "Contractor_End_Date__c"}
+
+
+def test_a_record_with_no_id_holds_every_unlinked_account_even_when_pruning(world: World) -> None:
+    """Slack-like: userName from a template (`first4.last4`), so a record with a blank Id and
+    no Email names nothing that ties it to its person's account: pruning must not suspend it."""
+    policy_file = world.policy / "policy.yaml"
+    pruning = POLICY.replace(
+        "  match: [externalId, userName, email]\n",
+        "  match: [externalId, userName, email]\n  prune: true\n",
+    ).replace(
+        'userName: "{{ user.Email | lower }}"',
+        'userName: "{{ user.FirstName | lower }}.{{ user.LastName | lower }}"',
+    )
+    assert pruning.count("prune: true") == 1 and "first" not in POLICY
+    policy_file.write_text(pruning)
+    users = make_users(24)
+    for user in users:  # Salesforce usernames need not be emails: these name no account
+        user["Username"] = f"{user['Username']}.sf"
+    world.write_users(users)
+    first = world.cli("apply")
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    before = snapshot(world)
+    assert before["first4.last4"]["active"] is True
+
+    bad, leaver = 4, 7
+    users[bad]["Id"] = ""
+    del users[bad]["Email"]
+    users[leaver]["IsActive"] = False
+    world.write_users(users)
+
+    planned = world.cli("plan")
+    assert planned.returncode == 1, planned.stdout[-3000:] + planned.stderr[-3000:]
+    assert "orphan" not in planned.stdout
+    note = (
+        "1 account(s) not linked to a user read whole are left as they are: a quarantined "
+        "source record has no Id, so any of them may be that person's"
+    )
+    assert f"  note: {note}" in planned.stdout.splitlines()
+
+    done = world.cli("apply")
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    after = snapshot(world)
+    assert after["first4.last4"] == before["first4.last4"]  # not suspended, not changed
+    assert after["first7.last7"]["active"] is False  # everyone else's leavers still go
+    assert {n for n in before if after[n] != before[n]} == {"first7.last7"}
+    plan = world.cli("plan", "--format", "json")
+    (app,) = json.loads(plan.stdout)["apps"]
+    assert app["orphans"] == [] and app["operations"] == []

@@ -57,3 +57,30 @@ def test_a_quarantined_record_is_logged_counted_and_its_account_left_alone(
     )
     assert running.accounts()["user4@org.example"]["active"] is False  # now a leaver
     assert running.stop() == 0
+
+
+def test_a_cycle_logs_at_most_twenty_quarantined_records_then_how_many_more(
+    controller: Start,
+) -> None:
+    running = controller()
+    running.wait_cycles(1)
+    users = make_users(30)
+    for bad in users[:25]:
+        del bad["Email"]
+    running.write_users(users)
+    running.signal(signal.SIGUSR1)
+    running.wait_cycles(2)
+    assert running.stop() == 0
+    second: list[dict[str, object]] = []  # what the second cycle logged, whatever came after
+    finished = 0
+    for event in running.events():
+        finished += event.get("event") == "cycle finished"
+        if finished == 1:
+            second.append(event)
+    names = [event.get("event") for event in second]
+    assert names.count("source record quarantined") == 20
+    (summary,) = [
+        event for event in second if event.get("event") == "more source records quarantined"
+    ]
+    assert summary["not_logged"] == 5 and summary["level"] == "warning"
+    assert "provisioner plan" in str(summary["see"])

@@ -86,7 +86,8 @@ def scenarios(draw: st.DrawFn) -> tuple[DesiredApp, ObservedApp, bool]:
         accounts.append(account(f"orphan-{j}", f"o{j}@x", external_id=foreign))
     exclude = draw(st.sampled_from([(), ("u1@*",), ("o0@x",)]))
     # Quarantined records: some users' Ids (their desired accounts may still be there: the
-    # planner must skip them too), some of their names, and a record with no Id but a name.
+    # planner must skip them too), some of their names, a record with no Id but a name, and
+    # sometimes a record with no Id at all (then nothing unlinked to a user read whole is safe).
     held = draw(st.sets(st.integers(0, 7), max_size=2))
     held_ids = frozenset(SourceUserId(f"005{i:03d}") for i in held)
     held_names = {f"u{i}@x" for i in held if draw(st.booleans())}
@@ -99,6 +100,7 @@ def scenarios(draw: st.DrawFn) -> tuple[DesiredApp, ObservedApp, bool]:
         source_complete=draw(st.booleans()),
         held_source_ids=held_ids,
         held_names=frozenset(held_names),
+        held_unidentified=draw(st.booleans()),
     )
     return wanted, observed(*accounts, groups=memberships), draw(st.booleans())
 
@@ -182,11 +184,13 @@ def test_deprovision_thresholds_always_hold(
 
 def may_be_held(wanted: DesiredApp, account: ObservedAccount) -> bool:
     """The spec: an account answering to a held Id, or to a held name unless it is linked by
-    externalId to a user read whole."""
+    externalId to a user read whole; any account not so linked when a held record has no Id."""
     if account.external_id in wanted.held_source_ids:
         return True
     if account.external_id in wanted.known_source_ids:
         return False
+    if wanted.held_unidentified:
+        return True
     names = {account.user_name, account.attributes.get("emails.work") or ""}
     return any(name.casefold() in wanted.held_names for name in names if name)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from controller import desired, guard, plan
+from controller import desired, guard, plan, quarantine
 from controller.model import Quarantined, SourceRead, SourceUserId
 from controller.operations import OpKind
 from controller.sources.base import user_from_fields
@@ -161,3 +161,47 @@ def test_rule1_too_many_quarantined_records_make_the_read_untrusted() -> None:
     assert held.reason == (
         "16 of 300 source records (5.3%) are quarantined, more than maxQuarantinedPercent 5%"
     )
+
+
+def test_a_record_with_no_id_marks_every_app_held_unidentified() -> None:
+    nameless = Quarantined("Id", "missing required field(s): Id", None, "grace", None)
+    read = SourceRead("org", (user("a"),), NOW, quarantined=(nameless,))
+    tool = desired.evaluate(make_policy([ENG]), read, now=NOW).apps["tool"]
+    assert tool.held_unidentified and set(tool.accounts) == {"a"}
+    whole = SourceRead("org", (user("a"),), NOW, quarantined=(no_email("b"),))
+    assert not desired.evaluate(make_policy([ENG]), whole, now=NOW).apps["tool"].held_unidentified
+
+
+def test_with_a_record_of_no_id_every_account_not_linked_to_a_user_read_whole_is_held() -> None:
+    """Slack's userName comes from a template (`grace.hopper`) and the record has no Id nor
+    Email: nothing ties her account to her record, so no unlinked account may be pruned."""
+    wanted = desired_app(
+        desired_account("005A", "ada@x", displayName="Ada"),
+        desired_account("005N", "new@x"),
+        desired_account("005B", "bob@x"),  # has an unlinked account: not adopted, not doubled
+        known=("005L",),
+        held_unidentified=True,
+    )
+    app = observed(
+        account("1", "ada@x", external_id="005A", displayName="stale"),
+        account("2", "grace.hopper"),  # the quarantined person's, as far as anyone can tell
+        account("3", "someone@x", external_id="zzz"),  # linked to an Id nobody read
+        account("4", "bob@x"),
+        account("5", "l@x", external_id="005L"),  # a leaver no rule grants any more
+    )
+    result = plan.compute(wanted, app, match=MATCH, prune=True)
+    done = {(op.kind, op.account_id or op.user_name) for op in result.operations}
+    assert done == {(OpKind.UPDATE, "1"), (OpKind.SUSPEND, "5"), (OpKind.CREATE, "new@x")}
+    assert result.orphans == () and result.blocked == ()
+    assert (
+        "3 account(s) not linked to a user read whole are left as they are: a quarantined "
+        "source record has no Id, so any of them may be that person's"
+    ) in result.notes
+    assert any(note.startswith("1 user(s) given no account this cycle") for note in result.notes)
+
+
+def test_at_most_twenty_records_a_cycle_are_logged_one_line_each() -> None:
+    records = [no_email(f"{i:03d}") for i in range(25)]
+    logged, left_out = quarantine.to_log(records)
+    assert list(logged) == records[:20] and left_out == 5
+    assert quarantine.to_log(records[:20]) == (records[:20], 0)
