@@ -29,10 +29,9 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from controller import approving, quarantine
-from controller.cycle import Cycle
+from controller import approving
+from controller.cycle_report import CycleReporter
 from controller.engine import Engine, utc_now
-from controller.errors import ProvisionerError
 from controller.executor import Outcome
 from controller.http import Health
 from controller.journal import SqliteJournal, for_writing, legacy
@@ -82,6 +81,7 @@ class Controller:
         self._watermark: Watermark | None = None
         self._stage = "starting"
         """What the cycle in flight is doing, for the log line should it fail."""
+        self.report = CycleReporter(recorder, health)
 
     # --- policy -------------------------------------------------------------------------------
 
@@ -214,26 +214,10 @@ class Controller:
                 log.exception("reporting a failed cycle failed")
 
     async def _cycle_failed(self, error: BaseException, log: Any) -> None:
-        now = time.time()
         policy = self.keeper.policy
-        apps = sorted(policy.apps) if policy is not None else []
         try:
-            self.recorder.cycle_failed(apps)
-            for app in apps:
-                self.health.app_reconciled(app, ok=False, now=now)
-            fields: dict[str, Any] = {"failed": self._stage, "retry": "on the next trigger"}
-            path = getattr(error, "path", None)
-            if path is not None:
-                fields["file"] = str(path)
-            if isinstance(error, ProvisionerError):
-                log.error("cycle failed", error=str(error), **fields)
-            else:
-                log.error(
-                    "cycle failed",
-                    error=f"{type(error).__name__}: {error}",
-                    **fields,
-                    exc_info=error,
-                )
+            apps = policy.apps if policy is not None else ()
+            self.report.failed(error, stage=self._stage, apps=apps, log=log)
         finally:
             await self._forget()
 
@@ -247,16 +231,7 @@ class Controller:
         started = time.perf_counter()
 
         def on_outcome(outcome: Outcome) -> None:
-            self._progressed()  # a long cycle that gets work done is alive
-            op = outcome.operation
-            log.info(
-                "operation",
-                app=op.app,
-                operation=op.kind.value,
-                subject=op.subject,
-                result=outcome.result,
-                detail=outcome.detail or None,
-            )
+            self.report.operation(outcome, log)
 
         self._stage = "reading and planning"
         approved = approving.pending(self._journal, now=utc_now())  # `provisioner approve`
@@ -267,60 +242,21 @@ class Controller:
         self._stage = "recording the cycle"
         for taken in approving.settle(self._journal, cycle, approved, claimed):
             log.info("approval consumed", **approving.fields(taken))
+        usage = getattr(running.source, "api_usage", None)
         elapsed = time.perf_counter() - started
-        self._record(cycle, elapsed, log)
-        self._progressed()
-
-    def _progressed(self) -> None:
-        now = time.time()
-        self.health.progressed(now)
-        self.recorder.progressed(now)
-
-    def _record(self, cycle: Cycle, elapsed: float, log: Any) -> None:
-        now = time.time()
-        self.recorder.record_cycle(cycle, durations={a.app: elapsed for a in cycle.apps}, now=now)
-        usage = getattr(self._engine.source if self._engine else None, "api_usage", None)
-        if usage is not None:
-            self.recorder.record_api_usage(*usage)
-        logged, left_out = quarantine.to_log(cycle.evaluation.quarantined)
-        for held in logged:
-            log.warning(
-                "source record quarantined", user=held.who, field=held.field, error=held.message
-            )
-        if left_out:
-            log.warning(
-                "more source records quarantined",
-                not_logged=left_out,
-                see="`provisioner plan` lists every quarantined record",
-            )
-        if not cycle.verdict.trusted:
-            log.warning("source not trusted: nothing deprovisioned", reason=cycle.verdict.reason)
-        for app in cycle.apps:
-            report = app.report
-            ok = app.plan.error is None and not app.plan.conflicts
-            ok = ok and not (report is not None and report.failed)
-            self.health.app_reconciled(app.app, ok=ok, now=now)
-            log.info(
-                "app reconciled",
-                app=app.app,
-                ok=ok,
-                error=app.plan.error,
-                operations=len(app.plan.operations),
-                blocked=len(app.plan.blocked),
-                blocked_reason=app.plan.blocked_reason,
-                conflicts=list(app.plan.conflicts) or None,  # a group held twice: a person's job
-                drift={kind.value: n for kind, n in app.plan.drift.items() if n},
-                failed=report.count("error") if report else 0,
-                observe_only=app.observe_only,
-            )
-        log.info("cycle finished", seconds=round(elapsed, 3), in_sync=cycle.in_sync)
+        self.report.finished(cycle, elapsed=elapsed, log=log, api_usage=usage)
 
     async def _start_watching(self, running: Engine) -> None:
         """Mark where the source's changes start being news, before a run reads the source:
         a change made while the run is under way is then found by the next check. (Marked
         after the run, a leaver deactivated mid-run waited for the next full reconcile.)"""
         if self._watermark is None and hasattr(running.source, "changed_since"):
-            changes = await running.source.changed_since(None)
+            try:
+                async with asyncio.timeout(running.policy.sources[0].spec.read_seconds):
+                    changes = await running.source.changed_since(None)
+            except TimeoutError:  # the read has its own deadline; watching starts next time
+                self.log.warning("change check failed", error="no answer within readSeconds")
+                return
             if changes.ok:
                 self._watermark = changes.watermark
 
@@ -329,7 +265,12 @@ class Controller:
         running = self._engine
         if running is None or self._watermark is None or self._running or self._pending:
             return
-        changes = await running.source.changed_since(self._watermark)  # type: ignore[attr-defined]
+        try:
+            async with asyncio.timeout(running.policy.sources[0].spec.read_seconds):
+                changes = await running.source.changed_since(self._watermark)  # type: ignore[attr-defined]
+        except TimeoutError:
+            self.log.warning("change check failed", error="no answer within readSeconds")
+            return
         if not changes.ok:
             self.log.warning("change check failed", error=changes.error)
             return
@@ -342,7 +283,7 @@ class Controller:
 
     async def run(self) -> int:
         """Run until SIGTERM/SIGINT; 0 on a clean stop, 1 when the first policy is invalid."""
-        self._progressed()  # the bounds (/healthz, alerts) start now, not after a slow fetch
+        self.report.progressed()  # the bounds (/healthz, alerts) start now, not after a slow fetch
         if not await self.keeper.refresh(force=True):
             return 1
         loop = asyncio.get_running_loop()
