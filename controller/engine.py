@@ -13,6 +13,7 @@ import dataclasses
 import datetime
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from controller import (
     alone,
@@ -175,18 +176,10 @@ class Engine:
         )
         return AppCycle(want.app, planned, seen, managed, observe_only=spec.mode == "observe")
 
-    def _plan_app_alone(
-        self,
-        want: DesiredApp,
-        seen: ObservedApp,
-        *,
-        trusted: bool,
-        now: datetime.datetime,
-        release: guard.Release | None = None,
-    ) -> AppCycle:
+    def _plan_app_alone(self, want: DesiredApp, seen: ObservedApp, **options: Any) -> AppCycle:
         """`_plan_app`, where an exception is this app's plan error and no other app's."""
         try:
-            return self._plan_app(want, seen, trusted=trusted, now=now, release=release)
+            return self._plan_app(want, seen, **options)
         except Exception as error:  # one app's fault stays that app's
             failed = Plan(
                 want.app, (), {}, error=f"could not be planned: {alone.unexpected(error)}"
