@@ -17,6 +17,7 @@ and again before parsing (`parse_json`), for a body that came another way.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import zlib
 from collections.abc import Iterator
@@ -83,7 +84,41 @@ class _Inflater:
             yield piece
 
 
-async def read_body(response: httpx.Response, max_bytes: int) -> bytes:
+class LateError(httpx.TimeoutException):
+    """No complete response (headers and whole body) within the request's deadline."""
+
+
+async def receive(
+    http: httpx.AsyncClient,
+    request: httpx.Request,
+    *,
+    deadline: float,
+    max_bytes: int,
+    setting: str = "limits.maxResponseMib",
+) -> httpx.Response:
+    """`request`'s whole response, decoded, within `deadline` seconds and `max_bytes`.
+
+    `LateError` (an httpx.TimeoutException, so a transport error) past the deadline, however
+    slowly the bytes come; `BodyError` for a body too large or badly encoded (`setting` names
+    the bound in the message).
+    """
+    try:
+        async with asyncio.timeout(deadline):
+            answered = await http.send(request, stream=True)
+            try:
+                body = await read_body(answered, max_bytes, setting=setting)
+            finally:
+                await answered.aclose()
+    except TimeoutError:
+        raise LateError(f"no complete response within {deadline:g} s", request=request) from None
+    except BodyError as error:  # without its traceback, which holds the body's frame
+        raise error.with_traceback(None) from None
+    return settled(answered, body)
+
+
+async def read_body(
+    response: httpx.Response, max_bytes: int, *, setting: str = "limits.maxResponseMib"
+) -> bytes:
     """The decoded body of a streamed `response`; `TooLargeError` past `max_bytes`, or once
     it holds more than `MAX_JSON_CONTAINERS` `{` and `[` (a dense body stops at its first
     few MiB instead of costing twice the cap).
@@ -93,7 +128,7 @@ async def read_body(response: httpx.Response, max_bytes: int) -> bytes:
     """
     if response.is_stream_consumed:  # an event hook read it already
         if len(response.content) > max_bytes:
-            raise TooLargeError(_too_large(max_bytes))
+            raise TooLargeError(_too_large(max_bytes, setting))
         return response.content
     inflater = _Inflater(response.headers.get("content-encoding", ""))
     parts: list[bytes] = []
@@ -109,7 +144,7 @@ async def read_body(response: httpx.Response, max_bytes: int) -> bytes:
                 raise TooLargeError(_too_dense(containers))
         if raw > max_bytes or decoded > max_bytes:
             parts.clear()  # not kept alive by the traceback while the request is retried
-            raise TooLargeError(_too_large(max_bytes))
+            raise TooLargeError(_too_large(max_bytes, setting))
     return b"".join(parts)
 
 
@@ -125,8 +160,8 @@ def _too_dense(containers: int) -> str:
     )
 
 
-def _too_large(max_bytes: int) -> str:
-    return f"the body is larger than {max_bytes / MIB:g} MiB (limits.maxResponseMib)"
+def _too_large(max_bytes: int, setting: str) -> str:
+    return f"the body is larger than {max_bytes / MIB:g} MiB ({setting})"
 
 
 def settled(response: httpx.Response, body: bytes) -> httpx.Response:
