@@ -120,10 +120,12 @@ class Finished:
     peak_rss_mib: float
 
 
-def run_measured(command: list[str], env: dict[str, str], log: Path) -> Finished:
+def run_measured(
+    command: list[str], env: dict[str, str], log: Path, *, cwd: Path | None = None
+) -> Finished:
     """Run `command` to its end; its exit code, output, and peak RSS as the kernel saw it."""
     with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
     deadline = time.monotonic() + BOUND_SECONDS
     while True:
         pid, status, usage = os.wait4(process.pid, os.WNOHANG)
