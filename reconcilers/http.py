@@ -9,7 +9,7 @@ adapter brings its own `ErrorFor`, the single function that turns its vendor's f
 
 Every request also runs inside the app's bounds: one deadline for connecting, headers and the
 whole body (httpx's timeout restarts with every byte, so a server dripping a byte a second never
-trips it), and a cap on the body as decoded (`reconcilers.bounded`). A body over the deadline,
+trips it), and a cap on the body as decoded (`controller.http_bodies`). A body over the deadline,
 over the cap, or not the JSON the adapter expects is retried like a dropped connection when the
 request is idempotent, then reported as the app's error.
 """
@@ -27,8 +27,7 @@ from typing import Any, TypeVar, cast
 
 import httpx
 
-from controller import errors
-from reconcilers import bounded
+from controller import errors, http_bodies
 from reconcilers.base import AppConnection
 from reconcilers.throttle import Throttle
 
@@ -37,7 +36,9 @@ ErrorFor = Callable[[str, str, httpx.Response | Exception], errors.AppError]
 """(method, path, failed response or exception) -> the controller's error for it."""
 T = TypeVar("T")
 Parse = Callable[[Any], T]
-"""The JSON body (None when empty) -> the adapter's value; ValueError for a wrong shape."""
+"""The JSON body (None when empty) -> the adapter's value; ValueError for a wrong shape.
+
+A TypeError, KeyError or AttributeError it lets slip is taken as a wrong shape too."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,14 @@ class DeadlineExceeded(httpx.TimeoutException):
 
 def _unreadable(failure: httpx.Response | Exception) -> bool:
     """A response that came but could not be taken: over its bound, or malformed."""
-    return isinstance(failure, bounded.BodyError | ValueError)
+    return isinstance(failure, http_bodies.BodyError | ValueError)
+
+
+def _wrong_shape(error: Exception) -> str:
+    """A parse function's TypeError, KeyError or AttributeError, said as what was missing."""
+    if isinstance(error, KeyError):
+        return f"no {error}"
+    return str(error)
 
 
 def _may_retry(method: str, failure: httpx.Response | Exception) -> bool:
@@ -153,7 +161,7 @@ class ApiSession:
         transport: httpx.AsyncBaseTransport | None = None,
         one_write_per_object: bool = False,
     ) -> None:
-        all_headers = {"Accept-Encoding": "gzip, deflate", **headers}  # what `bounded` decodes
+        all_headers = {"Accept-Encoding": "gzip, deflate", **headers}  # what `http_bodies` decodes
         if connection.token:
             all_headers["Authorization"] = f"Bearer {connection.token}"
         hooks = connection.event_hooks or {}
@@ -238,7 +246,7 @@ class ApiSession:
             async with asyncio.timeout(self._deadline):
                 answered = await self.http.send(request, stream=True)
                 try:
-                    body = await bounded.read_body(answered, self._max_bytes)
+                    body = await http_bodies.read_body(answered, self._max_bytes)
                 finally:
                     await answered.aclose()
         except TimeoutError:
@@ -249,21 +257,21 @@ class ApiSession:
             return await self._failed(late, answered)
         except (httpx.RequestError, httpx.InvalidURL) as exc:
             return await self._failed(exc, answered)
-        except bounded.BodyError as exc:  # without its traceback, which holds the body's frame
+        except http_bodies.BodyError as exc:  # without its traceback, which holds the body's frame
             return await self._failed(exc.with_traceback(None), answered)
-        response = bounded.settled(answered, body)
+        response = http_bodies.settled(answered, body)
         for hook in self._on_response:
             await hook(response)
         return response
 
     async def _failed(self, failure: Exception, answered: httpx.Response | None) -> Exception:
-        """Tell the hooks of a failed try: the status if one came, else the exception."""
-        if answered is not None:
-            for hook in self._on_response:
-                await hook(bounded.settled(answered, b""))
-        else:
-            for on_error in self._on_error:
-                on_error(failure)
+        """Tell the error hooks of a failed try, even when its headers came: a 200 whose body
+        never came whole (late, too large, cut short) is a failed request, not a 200."""
+        told = failure
+        if answered is not None and not isinstance(failure, httpx.RequestError):
+            told = httpx.DecodingError(str(failure), request=answered.request)  # with its method
+        for on_error in self._on_error:
+            on_error(told)
         return failure
 
     async def _request(
@@ -279,11 +287,13 @@ class ApiSession:
                 if parse is None:
                     return failure, None
                 try:
-                    return failure, parse(bounded.parse_json(failure.content))
+                    return failure, parse(http_bodies.parse_json(failure.content))
                 except ValueError as exc:  # JSON, pydantic and adapter shape errors alike
-                    failure = exc
+                    failure = exc.with_traceback(None)  # whose frames hold the body
                 except RecursionError:
                     failure = ValueError("the body is nested too deeply to read")
+                except (TypeError, KeyError, AttributeError) as exc:  # a shape `parse` missed
+                    failure = ValueError(f"the body has the wrong shape: {_wrong_shape(exc)}")
             error = self.error(method, path, failure)
             transient = isinstance(error, errors.TransientError)
             if not (transient or _unreadable(failure)) or not _may_retry(method, failure):

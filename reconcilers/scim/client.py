@@ -18,8 +18,8 @@ import httpx
 from scim2_models import Context, Error, ListResponse, PatchOp, Resource, ServiceProviderConfig
 
 from controller import errors
+from controller.http_bodies import parse_json
 from reconcilers.base import AppConnection
-from reconcilers.bounded import parse_json
 from reconcilers.http import ApiSession, RetryPolicy, Sleep, exception_error, status_error
 from reconcilers.scim import mapping
 
@@ -138,6 +138,9 @@ class ScimClient:
 
         def parse(body: Any) -> ListResponse[ResourceT]:
             if isinstance(body, dict) and isinstance(body.get("Resources"), list):
+                size, asked = len(body["Resources"]), params["count"]
+                if size > asked:  # before validating, which blocks the loop: minutes for millions
+                    raise ValueError(f"a page of {size} resources when {asked} were asked for")
                 resources = [mapping.known_extensions_only(r) for r in body["Resources"]]
                 body = {**body, "Resources": resources}
             return listing.model_validate(body, scim_ctx=Context.RESOURCE_QUERY_RESPONSE)

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 
 from controller import errors
+from controller.http_bodies import parse_json
 from reconcilers.base import AppConnection
-from reconcilers.bounded import parse_json
 from reconcilers.http import (
     ApiSession,
     Parse,

@@ -11,7 +11,7 @@ account stays, as a returning user needs it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeGuard
 
 from controller.model import USER_NAME, AccountId, ObservedAccount
@@ -58,11 +58,8 @@ def memberships(records: list[dict[str, Any]]) -> dict[tuple[int, int], int]:
     return found
 
 
-def membership_of(body: Any, group_id: int) -> int | None:
-    """The id of the membership in `group_id` among a user's listed memberships, if any."""
-    listed = body.get("group_memberships") if isinstance(body, Mapping) else None
-    if not isinstance(listed, list):
-        raise ValueError("no 'group_memberships' list")
+def membership_of(listed: Sequence[Mapping[str, Any]], group_id: int) -> int | None:
+    """The id of the membership in `group_id` among all of a user's memberships, if any."""
     for found in listed:
         if isinstance(found, Mapping) and found.get("group_id") == group_id:
             membership = found.get("id")

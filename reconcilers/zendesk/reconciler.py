@@ -4,7 +4,7 @@ Creating goes through `create_or_update` keyed by external_id (the Salesforce us
 create retried after a crash updates the account it already made instead of making a second.
 Suspension sets `suspended`, never deletes. Group memberships are only for agents and admins;
 Zendesk names a membership by its own id, learnt while observing, so removing one needs no
-extra lookup in the usual case.
+extra lookup in the usual case (and otherwise a complete, bounded listing of the user's).
 """
 
 from __future__ import annotations
@@ -136,11 +136,11 @@ class ZendeskReconciler:
 
     async def _remove_membership(self, user_id: int, group_id: int) -> None:
         membership = self._memberships.get((user_id, group_id))
-        if membership is None:  # not seen while observing: ask for this user's memberships
-            membership = await self._client.read(
-                f"/users/{user_id}/group_memberships",
-                lambda body: mapping.membership_of(body, group_id),
+        if membership is None:  # not seen while observing: list all this user's memberships
+            listed = await self._client.list_all(  # a listing cut short raises, never "gone"
+                f"/users/{user_id}/group_memberships", "group_memberships"
             )
+            membership = mapping.membership_of(listed, group_id)
         if membership is None:
             return  # already gone: the plan's end state holds
         await self._client.send("DELETE", f"/group_memberships/{membership}")

@@ -142,6 +142,34 @@ async def test_memberships_are_added_and_removed_by_their_own_ids(
     assert app.group_names_of(int(account)) == set()
 
 
+async def test_a_membership_past_the_first_page_is_found_and_a_cut_listing_is_an_error(
+    zendesk: tuple[ZendeskApp, str],
+) -> None:
+    app, url = zendesk
+    groups = [app.add_group(f"Team {i}") for i in range(101)]  # one more than a Zendesk page
+    async with reconciler(url) as adapter:
+        account = await create(
+            adapter, "005A", userName="ada@orion.example", displayName="Ada", role="agent"
+        )
+        for group in groups:
+            await adapter.apply(
+                op(OpKind.ADD_MEMBER, account_id=account, group_id=str(group["id"]))
+            )
+    last = op(OpKind.REMOVE_MEMBER, account_id=account, group_id=str(groups[-1]["id"]))
+    cut = AppConnection(app=APP, endpoint=url, token=TOKEN, page_size=7, max_pages=2)
+    short = ZendeskReconciler(cut)  # has not observed, and may read only 2 pages of 7
+    try:
+        with pytest.raises(errors.IncompleteListingError, match="after 2 pages"):
+            await short.apply(last)
+    finally:
+        await short.aclose()
+    assert "Team 100" in app.group_names_of(int(account))  # never taken for "already gone"
+    async with reconciler(url) as fresh:  # has not observed: must page to the 101st
+        await fresh.apply(last)
+    assert len(app.group_names_of(int(account))) == 100
+    assert "Team 100" not in app.group_names_of(int(account))
+
+
 async def test_an_end_user_cannot_join_a_group(zendesk: tuple[ZendeskApp, str]) -> None:
     app, url = zendesk
     group = app.add_group("Tier 1")

@@ -12,6 +12,8 @@ Modes:
 - `endless-paging`: every listing has a next page (SCIM: totalResults of a billion; Zendesk:
   has_more for ever), each page full of new records.
 - `deep-json`: `[[[[...]]]]` 100,000 deep.
+- `dense-json`: ~100 KB of gzip inflating to just under 32 MiB (the default cap) of
+  `{"totalResults":1,"Resources":[{},{},...]}`: 11 million objects.
 - `wrong-shape`: SCIM `Resources` an object, not a list; Zendesk a JSON list where an object
   belongs.
 - `missing-ids`: SCIM resources that are numbers, not objects; a Zendesk custom role without
@@ -37,6 +39,7 @@ MODES = (
     "gzip-bomb",
     "endless-paging",
     "deep-json",
+    "dense-json",
     "wrong-shape",
     "missing-ids",
 )
@@ -64,6 +67,22 @@ def gzip_bomb(inflated_mib: int = 1024) -> bytes:
     size = len(start) + inflated_mib * len(spaces) + len(end)
     trailer = crc.to_bytes(4, "little") + (size % 2**32).to_bytes(4, "little")
     return head + block * inflated_mib + tail[:-8] + trailer
+
+
+@cache
+def dense_json(inflated_mib: int = 32) -> bytes:
+    """Gzip of a listing whose `Resources` are empty objects, inflating to under `inflated_mib`
+    MiB: the size cap passes it, and each 3 bytes are a Python dict once parsed."""
+    start, end = b'{"totalResults": 1, "Resources": [', b"{}]}"
+    items = (inflated_mib * 1024 * 1024 - len(start) - len(end) - 1024) // 3
+    compressor = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    parts = [compressor.compress(start)]
+    chunk = b"{}," * 100_000
+    for _ in range(items // 100_000):
+        parts.append(compressor.compress(chunk))
+    parts.append(compressor.compress(b"{}," * (items % 100_000) + end))
+    parts.append(compressor.flush())
+    return b"".join(parts)
 
 
 def _head(status: int, headers: dict[str, str]) -> bytes:
@@ -165,8 +184,8 @@ class HostileApp:
             writer.write(_head(200, chunked) + b"1\r\n[\r\n")
             await writer.drain()
             await asyncio.Event().wait()
-        if mode == "gzip-bomb":
-            bomb = gzip_bomb()
+        if mode in ("gzip-bomb", "dense-json"):
+            bomb = gzip_bomb() if mode == "gzip-bomb" else dense_json()
             headers = {
                 "Content-Type": "application/json",
                 "Content-Encoding": "gzip",

@@ -6,10 +6,12 @@ Against the hostile server of tests/hostile on 127.0.0.1, through the adapters' 
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import tracemalloc
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 from starlette.applications import Starlette
@@ -20,6 +22,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from controller import errors
+from controller.http_bodies import parse_json
+from controller.metrics import Recorder
 from controller.model import AppName
 from emulators import serving
 from reconcilers.base import AppConnection
@@ -168,6 +172,86 @@ async def test_a_zendesk_custom_role_without_an_id_fails_that_observation_only(
     assert observed.error is not None
     assert "GET /custom_roles" in observed.error
     assert "custom role without a numeric id" in observed.error
+
+
+async def test_dense_json_under_the_size_cap_is_refused_before_it_is_parsed(
+    hostile: HostileApp,
+) -> None:
+    hostile.mode = "dense-json"  # 32 KB of gzip, 32 MiB of `{},`: 11 million objects
+    client = ScimClient(connection(f"{hostile.url}/scim/v2", max_bytes=32 * MIB), retry=RETRY)
+    tracemalloc.start()
+    try:
+        with pytest.raises(errors.StalledError, match="past the 500,000"):
+            await client.get_config()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        await client.aclose()
+    assert peak < 16 * MIB  # stopped while streaming; json.loads alone would take ~770 MiB
+    assert hostile.requests == 2  # a GET: tried once more, like any malformed body
+
+
+def test_dense_json_is_refused_before_parsing_however_it_came() -> None:
+    with pytest.raises(ValueError, match="500,001 JSON objects and arrays"):
+        parse_json(b"[" + b"{}," * 499_999 + b"{}]")
+    assert parse_json(b"[" + b"{}," * 499_998 + b"{}]") == [{}] * 499_999
+
+
+def _scim_listing(resources: list[Any], seen: list[str]) -> Starlette:
+    """A SCIM app whose every /Users page is `resources` (and which has no config)."""
+
+    async def users(request: Request) -> JSONResponse:
+        seen.append(request.url.query)
+        body = {"totalResults": len(resources), "Resources": resources, "schemas": []}
+        return JSONResponse(body)
+
+    return Starlette(routes=[Route("/Users", users)])
+
+
+async def test_a_page_larger_than_asked_for_is_refused_before_validation() -> None:
+    seen: list[str] = []
+    page = [{"id": str(i), "userName": f"u{i}@org.example"} for i in range(149)] + [1]
+    with serving.serve(_scim_listing(page, seen)) as url:
+        client = ScimClient(connection(url), retry=RETRY)  # pages of 100
+        try:
+            with pytest.raises(errors.StalledError, match="150 resources when 100 were asked"):
+                await client.list_all("/Users", ScimUser)
+        finally:
+            await client.aclose()
+
+
+async def test_a_wrong_shape_the_parser_trips_on_is_the_apps_error_and_retried() -> None:
+    seen: list[str] = []
+    with serving.serve(_scim_listing([{"schemas": [{}], "id": "1"}], seen)) as url:
+        client = ScimClient(connection(url), retry=RETRY)
+        try:
+            with pytest.raises(errors.StalledError, match="wrong shape: unhashable"):
+                await client.list_all("/Users", ScimUser)
+        finally:
+            await client.aclose()
+    assert len(seen) == 2  # a GET: tried once more, like any malformed body
+
+
+async def test_a_response_whose_body_fails_counts_as_an_error_not_its_status(
+    hostile: HostileApp,
+) -> None:
+    recorder = Recorder()
+    hooks = recorder.http_hooks("hostile")
+    bounds = dataclasses.replace(connection(hostile.url, deadline=0.5), event_hooks=hooks)
+    client = ScimClient(bounds, retry=RETRY)
+    hostile.mode = "drip"  # headers say 200, the body never comes whole
+    try:
+        with pytest.raises(errors.TransientError, match="no complete response"):
+            await client.request("GET", "/Users")
+    finally:
+        await client.aclose()
+
+    def requests(code: str) -> float | None:
+        labels = {"target": "hostile", "method": "GET", "code": code}
+        return recorder.registry.get_sample_value("provisioner_http_requests_total", labels)
+
+    assert requests("error") == 2
+    assert requests("200") in (None, 0)
 
 
 # --- what a well-behaved app sends still reads ------------------------------------------------

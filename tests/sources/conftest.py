@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,22 @@ Hook = Callable[[httpx.Request, httpx.Response], Awaitable[None]]
 
 
 @dataclass
+class _Recorded(httpx.AsyncByteStream):
+    """A response stream that keeps a copy of each chunk it passes on."""
+
+    inner: httpx.AsyncByteStream
+    into: list[bytes]
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self.inner:
+            self.into.append(chunk)
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@dataclass
 class Wire(httpx.AsyncBaseTransport):
     """The real HTTP transport, counting what passes and calling `hook` after each response."""
 
@@ -58,9 +75,14 @@ class Wire(httpx.AsyncBaseTransport):
     responses: list[httpx.Response] = field(default_factory=list)
     hook: Hook | None = None
 
+    bodies: list[list[bytes]] = field(default_factory=list)
+    """The raw bytes of each response, as the source streamed them (same order as responses)."""
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         response = await self.inner.handle_async_request(request)
+        self.bodies.append([])
+        response.stream = _Recorded(response.stream, self.bodies[-1])  # type: ignore[arg-type]
         self.responses.append(response)
         if self.hook is not None:
             await response.aread()
@@ -69,6 +91,10 @@ class Wire(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+    def json(self, response: httpx.Response) -> Any:
+        """The JSON body of one of `responses`, from the bytes the source read."""
+        return json.loads(b"".join(self.bodies[self.responses.index(response)]))
 
     def count(self, path_part: str) -> int:
         return sum(path_part in request.url.path for request in self.requests)

@@ -134,7 +134,7 @@ async def test_a_long_settled_second_is_not_read_again(make_world: MakeWorld) ->
 
     def rows_returned() -> int:
         return sum(
-            len(response.json().get("records", []))
+            len(wire.json(response).get("records", []))
             for response in wire.responses
             if "/query" in str(response.request.url)
         )

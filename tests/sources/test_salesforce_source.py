@@ -150,7 +150,7 @@ async def test_paging_reads_every_user_across_irregular_pages(make_world: MakeWo
     assert len(read.users) == 731 and len({u.id for u in read.users}) == 731
     assert sum(bool(u.permission_sets) for u in read.users) == 584  # n % 5 != 0
     pages = [
-        len(response.json()["records"])
+        len(wire.json(response)["records"])
         for request, response in zip(wire.requests, wire.responses, strict=True)
         if request.url.path.startswith("/services/data/v62.0/query")
         and "UserLogin" not in str(request.url)

@@ -25,6 +25,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
+from controller import http_bodies
+from controller.sources.salesforce.bounded_http import BoundedHttp
 from controller.sources.salesforce.errors import (
     SalesforceAuthError,
     SalesforceConfigError,
@@ -77,7 +79,7 @@ def load_private_key(pem: bytes, *, path: str) -> RSAPrivateKey:
 class _OAuthTokens:
     """A token cache over one token request; subclasses say what to post where."""
 
-    def __init__(self, http: httpx.AsyncClient, token_url: str) -> None:
+    def __init__(self, http: BoundedHttp, token_url: str) -> None:
         self._http = http
         self._url = token_url
         self._token: Token | None = None
@@ -106,9 +108,11 @@ class _OAuthTokens:
         form = self._form()
         where = f"OAuth token request to {self._url}"
         try:
-            response = await self._http.post(self._url, data=form)
+            response = await self._http.send("POST", self._url, data=form)
         except httpx.RequestError as error:
             raise TransientSalesforceError(f"{where}: {type(error).__name__}") from None
+        except http_bodies.BodyError as error:
+            raise TransientSalesforceError(f"{where}: {error}") from None
         if response.status_code >= 500 or response.status_code == 429:
             raise TransientSalesforceError(f"{where}: HTTP {response.status_code}")
         body = _json(response)
@@ -119,8 +123,8 @@ class _OAuthTokens:
 
 def _json(response: httpx.Response) -> Any:
     try:
-        return response.json()
-    except ValueError:
+        return http_bodies.parse_json(response.content)
+    except ValueError:  # not JSON, nested too deeply or too dense: no token in it
         return None
 
 
@@ -149,7 +153,7 @@ class JwtBearerTokens(_OAuthTokens):
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: BoundedHttp,
         *,
         login_url: str,
         client_id: str,
@@ -184,7 +188,7 @@ class ClientCredentialsTokens(_OAuthTokens):
     """The client-credentials flow, at the org's My Domain host (the app's Run As user)."""
 
     def __init__(
-        self, http: httpx.AsyncClient, *, instance_url: str, client_id: str, client_secret: str
+        self, http: BoundedHttp, *, instance_url: str, client_id: str, client_secret: str
     ) -> None:
         super().__init__(http, f"{instance_url.rstrip('/')}{TOKEN_PATH}")
         self._client_id = client_id

@@ -12,14 +12,17 @@ only ever goes to the instance_url of the token response, and only to /services/
 from __future__ import annotations
 
 import asyncio
+import math
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from controller import http_bodies
 from controller.sources.salesforce.auth import Token, TokenProvider
+from controller.sources.salesforce.bounded_http import BoundedHttp
 from controller.sources.salesforce.errors import (
     IncompleteQueryError,
     RequestLimitError,
@@ -33,6 +36,9 @@ LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
 DATA_PREFIX = "/services/data/"
 NOT_FOR_REST = "not valid for use with the REST API"
 """The INVALID_SESSION_ID variant a new token does not cure (high-assurance or API-blocked)."""
+MAX_PAGES_PER_QUERY = 1000
+"""The hard cap on pages of one query (child subqueries included): 2,000 users a page makes
+it two million users, past any org this controller serves; a bound on what totalSize claims."""
 Sleep = Callable[[float], Awaitable[None]]
 Record = Mapping[str, Any]
 
@@ -55,7 +61,7 @@ def parse_limit_info(header: str | None) -> tuple[int, int] | None:
 def _error_array(response: httpx.Response) -> tuple[str, str] | None:
     """(errorCode, message) from Salesforce's `[{"message", "errorCode"}, ...]` body."""
     try:
-        body = response.json()
+        body = http_bodies.parse_json(response.content)
     except ValueError:
         return None
     if not isinstance(body, list) or not body or not all(isinstance(e, dict) for e in body):
@@ -95,23 +101,28 @@ def _refreshable(error: SalesforceError) -> bool:
     )
 
 
+def _allowed_pages(first: QueryResult) -> int:
+    """How many pages a query may take: twice what its totalSize needs at the first page's
+    size (later pages may be a little smaller), never more than `MAX_PAGES_PER_QUERY`."""
+    if not first.records:
+        return 1
+    return min(MAX_PAGES_PER_QUERY, 2 * math.ceil(first.total_size / len(first.records)))
+
+
 class SalesforceClient:
     """SOQL over the REST API for one org, with one token provider and one HTTP client."""
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: BoundedHttp,
         tokens: TokenProvider,
         *,
         api_version: str,
         batch_size: int,
         retry: RetryPolicy = RetryPolicy(),
         sleep: Sleep = asyncio.sleep,
-        on_error: Sequence[Callable[[Exception], object]] = (),
     ) -> None:
         self._http = http
-        self._on_error = tuple(on_error)
-        """Called with each exception that left a GET without a response (metrics)."""
         self._tokens = tokens
         self._query_path = f"{DATA_PREFIX}{api_version}/query"
         self._headers = {
@@ -137,13 +148,22 @@ class SalesforceClient:
         Works for child subquery results too, which page the same way.
         """
         records = list(first.records)
-        page = first
+        page, pages = first, 1
+        allowed = _allowed_pages(first)
         while not page.done:
             where = f"{what}: after {len(records)} of {first.total_size} records"
             if page.next_records_url is None:
                 raise IncompleteQueryError(f"{where}, done is false but there is no nextRecordsUrl")
             if not page.records:
                 raise IncompleteQueryError(f"{where}, an empty page that is not the last")
+            if pages >= allowed:
+                raise IncompleteQueryError(
+                    f"{where}, still not done after {pages} pages: at most {allowed} are read"
+                    f" (twice what totalSize needs at the first page's size, and never more"
+                    f" than {MAX_PAGES_PER_QUERY}): Salesforce, or what answers for it,"
+                    " pages without end"
+                )
+            pages += 1
             page = self._page(await self._get(page.next_records_url, None, what=what), what)
             if page.total_size != first.total_size:
                 raise IncompleteQueryError(
@@ -177,9 +197,9 @@ class SalesforceClient:
             response = await self._send(token, path, params, where)
             if response.is_success:
                 try:
-                    return response.json()
-                except ValueError:
-                    raise IncompleteQueryError(f"{where}: the response is not JSON") from None
+                    return http_bodies.parse_json(response.content)
+                except ValueError as unreadable:  # not JSON, nested too deeply, too dense
+                    raise IncompleteQueryError(f"{where}: {unreadable}") from None
             error = error_for(where, response)
             if refresh and _refreshable(error):
                 self._tokens.invalidate(token)
@@ -195,13 +215,11 @@ class SalesforceClient:
         for attempt in range(1, self._retry.attempts + 1):
             failure: httpx.Response | Exception
             try:
-                failure = await self._http.get(
-                    f"{token.instance_url}{path}", params=params, headers=headers
+                failure = await self._http.send(
+                    "GET", f"{token.instance_url}{path}", params=params, headers=headers
                 )
-            except httpx.RequestError as exc:
+            except (httpx.RequestError, http_bodies.BodyError) as exc:  # late, cut, too large
                 failure = exc
-                for hook in self._on_error:
-                    hook(exc)
             else:
                 usage = parse_limit_info(failure.headers.get("Sforce-Limit-Info"))
                 if usage is not None:

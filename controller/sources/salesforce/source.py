@@ -33,6 +33,7 @@ from controller.sources.salesforce.auth import (
     TokenProvider,
     load_private_key,
 )
+from controller.sources.salesforce.bounded_http import BoundedHttp
 from controller.sources.salesforce.client import RetryPolicy, SalesforceClient, Sleep
 from controller.sources.salesforce.errors import (
     BackingOffError,
@@ -124,14 +125,16 @@ class SalesforceSource:
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         hooks = event_hooks or {}
-        self._http = httpx.AsyncClient(
-            timeout=httpx.Timeout(TIMEOUT_SECONDS),
-            verify=_tls_context(),
-            transport=transport,
-            event_hooks={key: list(hooks.get(key, ())) for key in ("request", "response")},
+        self._http = BoundedHttp(  # metrics see a response once its body is in, within bounds
+            httpx.AsyncClient(
+                timeout=httpx.Timeout(TIMEOUT_SECONDS),
+                verify=_tls_context(),
+                transport=transport,
+                event_hooks={"request": list(hooks.get("request", ())), "response": []},
+            ),
+            on_response=hooks.get("response", ()),
+            on_error=hooks.get("error", ()),
         )
-        self._on_error = tuple(hooks.get("error", ()))
-        """Metrics hooks for requests that got no response ("error" beside httpx's own keys)."""
         self._client: SalesforceClient | None = None
         self._tokens: TokenProvider | None = None
         self._paused: tuple[datetime.datetime, str] | None = None
@@ -178,6 +181,12 @@ class SalesforceSource:
         client = self._connect()
         try:
             return await call(client)
+        except (TypeError, KeyError, AttributeError, RecursionError) as error:
+            # A response of a shape the checks above missed: a failed read, never a crash.
+            raise IncompleteQueryError(
+                f"a response from Salesforce has the wrong shape: {type(error).__name__}"
+                f" {str(error)[:200]}"
+            ) from None
         except RequestLimitError as error:
             now = self._clock()
             until = now + self._backoff
@@ -207,7 +216,6 @@ class SalesforceSource:
                 batch_size=self.spec.batch_size,
                 retry=self._retry,
                 sleep=self._sleep,
-                on_error=self._on_error,
             )
         return self._client
 
