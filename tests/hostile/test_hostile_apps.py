@@ -76,6 +76,7 @@ def test_under_apply_a_hostile_app_fails_alone_within_its_bounds(
     for app, why in zip(HOSTILE_APPS, WHY[mode], strict=True):
         line = next((x for x in done.output.splitlines() if x.startswith(f"{app}: ERROR")), "")
         assert explained(mode, why, line), done.output
+    print(f"hostile {mode}: apply peak RSS {done.peak_rss_mib:.0f} MiB")  # pytest -s shows it
     assert done.peak_rss_mib < PEAK_RSS_MIB
 
 
