@@ -29,6 +29,8 @@ from controller.errors import ProvisionerError
 LOCK_FILE = "writer.lock"
 """The lock's file in the state directory (`--state-dir`)."""
 POLL_SECONDS = 0.2
+NAMING_SECONDS = 2.0
+"""How long a refused or waiting writer gives a new holder to write its name into the file."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,14 @@ class WriterLock:
         self.release()
 
 
+def _holder_soon(path: Path) -> Holder | None:
+    """The holder, given the moment between taking the lock and writing its name to finish."""
+    deadline = time.monotonic() + NAMING_SECONDS
+    while (holder := read_holder(path)) is None and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS / 4)
+    return holder
+
+
 def _try_lock(descriptor: int) -> bool:
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -136,9 +146,9 @@ def acquire(
         waited = time.monotonic() - started
         if waited >= timeout:
             os.close(descriptor)
-            raise LockHeld(path, read_holder(path), round(timeout, 1))
+            raise LockHeld(path, _holder_soon(path), round(timeout, 1))
         if not told and on_wait is not None:
-            on_wait(read_holder(path))
+            on_wait(_holder_soon(path))
             told = True
         time.sleep(min(POLL_SECONDS, timeout - waited))
     holder = Holder(

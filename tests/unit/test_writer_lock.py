@@ -6,6 +6,8 @@ Real files and real processes: the lock is the kernel's flock, so a second open 
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import signal
 import subprocess
@@ -74,3 +76,23 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
             process.wait(timeout=60)
     with writer_lock.acquire(tmp_path, command="provisioner apply") as taken:
         assert taken.holder.pid == os.getpid()
+
+
+def test_a_writer_refused_while_the_holder_is_writing_its_name_still_names_it(
+    tmp_path: Path,
+) -> None:
+    """Between taking the flock and writing its name a holder is anonymous for an instant;
+    CI once refused a second apply right then, and the message named nobody."""
+    path = tmp_path / writer_lock.LOCK_FILE
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(descriptor, fcntl.LOCK_EX)  # held, not yet named
+    name = {"pid": 4242, "host": "elsewhere", "command": "provisioner apply", "since": "now"}
+    naming = threading.Timer(0.3, lambda: os.pwrite(descriptor, json.dumps(name).encode(), 0))
+    naming.start()
+    try:
+        with pytest.raises(LockHeld) as refused:
+            writer_lock.acquire(tmp_path, command="provisioner apply")
+    finally:
+        naming.join()
+        os.close(descriptor)
+    assert "(pid 4242 on host elsewhere" in str(refused.value)
