@@ -103,7 +103,8 @@ async def execute(
     """Apply every operation of the plan; never raises for a failed operation.
 
     Past `deadline_seconds`, what is in flight is abandoned and every operation that has not
-    finished is an error (the next cycle plans it again from what the app then shows).
+    finished is an error, journaled and reported like any other (the next cycle plans it
+    again from what the app then shows).
 
     With a `witness`, every operation is recorded as intended before it is sent (a skipped one
     too) and its outcome is recorded after, before it is reported. With `batched_members`, the
@@ -114,6 +115,15 @@ async def execute(
     writes = asyncio.Semaphore(concurrency)
     members = asyncio.Semaphore(MEMBERS_IN_FLIGHT if batched_members else concurrency)
     outcomes: dict[int, Outcome] = {}
+    in_flight: dict[int, tuple[Operation, int | None]] = {}
+    """Sent and not yet answered, with the journal's intent: what a deadline cuts short."""
+
+    def settle(position: int, outcome: Outcome, token: int | None) -> None:
+        if witness is not None and token is not None:
+            witness.finish(token, outcome)
+        outcomes[position] = outcome
+        if on_outcome is not None:
+            on_outcome(outcome)
 
     async def run(position: int, operation: Operation) -> None:
         resolved = ids.resolve(operation)
@@ -124,6 +134,7 @@ async def execute(
             limit = members if operation.kind in MEMBERSHIP else writes
             async with limit:
                 token = witness.intend(resolved) if witness else None
+                in_flight[position] = (resolved, token)
                 try:
                     applied = await reconciler.apply(resolved)
                 except errors.AppError as error:
@@ -133,11 +144,8 @@ async def execute(
                 else:
                     ids.learn(resolved, applied.resource_id)
                     outcome = Outcome(resolved, SUCCESS)
-        if witness is not None and token is not None:
-            witness.finish(token, outcome)
-        outcomes[position] = outcome
-        if on_outcome is not None:
-            on_outcome(outcome)
+                del in_flight[position]  # answered; a cancelled one stays for the deadline
+        settle(position, outcome, token)
 
     numbered = list(enumerate(plan.operations))
     try:
@@ -147,8 +155,14 @@ async def execute(
                     for position, operation in phase:
                         group.create_task(run(position, operation))
     except TimeoutError:
+        # Sent but unanswered: the journal says so (the app will tell what happened); never
+        # sent: journaled as an error too, so the record of the cycle is whole.
         why = f"not applied within {deadline_seconds:g} s (limits.applySeconds)"
         for position, operation in numbered:
-            if position not in outcomes:
-                outcomes[position] = Outcome(operation, ERROR, why)
+            if position in outcomes:
+                continue
+            sent, token = in_flight.pop(position, (operation, None))
+            if token is None and witness is not None:
+                token = witness.intend(sent)
+            settle(position, Outcome(sent, ERROR, why), token)
     return ApplyReport(plan.app, tuple(outcomes[i] for i in sorted(outcomes)))

@@ -236,6 +236,7 @@ class Controller:
         self._stage = "reading and planning"
         approved = approving.pending(self._journal, now=utc_now())  # `provisioner approve`
         planned = await running.plan(approved=approving.grants(approved))
+        self.report.progressed()  # read and planned: the apply's own deadline starts afresh
         claimed = approving.claim(self._journal, planned, approved, now=utc_now())
         self._stage = "applying and journaling"
         cycle = await running.apply(planned, on_outcome=on_outcome, trigger="+".join(kinds)[:32])

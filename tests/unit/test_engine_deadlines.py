@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from controller.engine import Engine, load_policy
+from controller.journal import HistoryQuery, SqliteJournal
 from controller.model import AppName, SourceRead
 from emulators import scim_app
 from reconcilers import REGISTRY
@@ -86,7 +87,9 @@ def engine(tmp_path: Path) -> Iterator[tuple[Engine, HoldsWrites]]:
     ):
         environ = {"GOOD_URL": good_url, "STALLED_URL": stalled_url, "TOKEN": TOKEN}
         policy = load_policy(tmp_path, registry=REGISTRY, environ=environ)
-        yield Engine(policy, registry=REGISTRY, environ=environ), stalled
+        journal = SqliteJournal(tmp_path / "journal.db")
+        yield Engine(policy, registry=REGISTRY, environ=environ, journal=journal), stalled
+        journal.close()
 
 
 async def test_an_app_that_holds_its_writes_ends_at_its_apply_deadline(
@@ -103,6 +106,10 @@ async def test_an_app_that_holds_its_writes_ends_at_its_apply_deadline(
     assert held.result == "error" and held.report is not None
     assert [o.result for o in held.report.outcomes] == ["error", "error"]
     assert all("limits.applySeconds" in o.detail for o in held.report.outcomes)
+    assert running.journal is not None
+    journaled = running.journal.history(HistoryQuery(app="stalled"))
+    assert len(journaled) == 2 and all(entry.status == "error" for entry in journaled)
+    assert running.journal.unfinished() == []  # nothing left as if the controller had died
 
 
 class NeverEnds:
