@@ -33,9 +33,16 @@ def _held(last: table.LastCycle | None, app: str) -> str:
     if last is None:
         return ""
     when = f", ended {last.ended_at:%Y-%m-%d %H:%M} UTC" if last.ended_at else ""
+    if last.held_by_limit:
+        return (
+            f"{app}'s last journaled cycle (#{last.cycle_id}{when}) held {last.held_by_limit} "
+            "deprovisions by its per-run limit."
+        )
     if last.blocked:
         return (
-            f"{app}'s last journaled cycle (#{last.cycle_id}{when}) held {last.blocked} operations."
+            f"warning: {app}'s last journaled cycle (#{last.cycle_id}{when}) held "
+            f"{last.blocked} removals because the source read was not trusted, which no "
+            "approval lifts; this approval covers none unless --at-most says otherwise."
         )
     return (
         f"warning: {app}'s last journaled cycle (#{last.cycle_id}{when}) held nothing; the next "
@@ -63,7 +70,8 @@ def approve(
             min=0,
             help=(
                 "The most deprovisions this approval lets through. Default: as many as the "
-                "app's last cycle held, the batch you reviewed; a larger batch is held again."
+                "app's last cycle held by its per-run limit, the batch you reviewed; a larger "
+                "batch is held again."
             ),
         ),
     ] = None,
@@ -84,7 +92,8 @@ def approve(
     next `provisioner apply` takes it up the same way.
 
     Only the per-run limits are lifted, and only for the batch reviewed: at most as many
-    deprovisions as the app's last cycle held (or `--at-most N`); a larger batch is held again.
+    deprovisions as the app's last cycle held by its per-run limit (or `--at-most N`); a larger
+    batch is held again. What an untrusted source read held is never covered.
     A source read that cannot be trusted, exclusions and unmanaged accounts stay protected. The
     approval is used up by the next cycle that plans the app over a trusted read, even if that
     cycle holds nothing (it never releases a later, unreviewed batch); one that no cycle takes
@@ -122,7 +131,7 @@ def _record(
         raise typer.Exit(EXIT_ERROR)
     now = datetime.datetime.now(datetime.UTC)
     last = table.last_cycle(journal.engine, app)
-    covers = at_most if at_most is not None else (last.blocked if last is not None else 0)
+    covers = at_most if at_most is not None else (last.held_by_limit if last is not None else 0)
     approval = table.record(
         journal.engine, app=app, approved_by=by, reason=reason, at=now, covers=covers
     )

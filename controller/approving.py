@@ -41,6 +41,10 @@ class Consumed:
     cycle_id: int | None
     held: int = 0
     """Deprovisions still held: the batch outgrew what the approval covers."""
+    let_through: int = 0
+    """Deprovisions it let past the per-run limits, whether or not the app then took them."""
+    lifted_by: str | None = None
+    """Who else lifted the limits this cycle (`apply --allow-deprovisions`), if anyone."""
 
 
 def pending(journal: SqliteJournal | None, *, now: datetime.datetime) -> dict[AppName, Approval]:
@@ -94,15 +98,19 @@ def settle(
             continue
         approval = approved[app.app]
         table.link(journal.engine, claimed[app.app], cycle_id=cycle.journal_cycle_id)
-        released = 0
-        if app.plan.released_by == approval.describe() and app.report is not None:
+        released = let_through = 0
+        if app.plan.released_by == approval.describe():
+            let_through = sum(1 for op in app.plan.operations if op.kind.destructive)
             released = sum(
                 1
-                for outcome in app.report.outcomes
+                for outcome in (app.report.outcomes if app.report else ())
                 if outcome.operation.kind.destructive and outcome.result == executor.SUCCESS
             )
         held = sum(1 for op in app.plan.blocked if op.kind.destructive)
-        taken.append(Consumed(approval, released, cycle.journal_cycle_id, held))
+        lifted_by = app.plan.released_by if app.plan.released_by != approval.describe() else None
+        taken.append(
+            Consumed(approval, released, cycle.journal_cycle_id, held, let_through, lifted_by)
+        )
     return taken
 
 
@@ -115,6 +123,7 @@ def fields(taken: Consumed) -> dict[str, object]:
         "approved_by": approval.approved_by,
         "reason": approval.reason,
         "covers": approval.covers,
+        "let_through": taken.let_through,
         "released": taken.released,
         "still_held": taken.held,
         "journal_cycle": taken.cycle_id,
@@ -129,8 +138,15 @@ def sentence(taken: Consumed) -> str:
             f"{taken.held} deprovisions of {app} are held again: more than the "
             f"{taken.approval.covers} it covers; review them and approve again"
         )
-    elif taken.released:
-        done = f"released {taken.released} held deprovisions of {app}"
+    elif taken.let_through:
+        done = f"released {taken.released} of {taken.let_through} held deprovisions of {app}"
+        if taken.released < taken.let_through:
+            done += (
+                f"; the {taken.let_through - taken.released} that failed are planned again, "
+                "and past the limit they need a new approval"
+            )
+    elif taken.lifted_by:
+        done = f"the limits were lifted by {taken.lifted_by}; the approval is used up all the same"
     else:
         done = f"nothing of {app} was held; the approval is used up all the same"
     return (

@@ -66,7 +66,7 @@ async def _ready(read: SourceRead) -> SourceRead:
     return read
 
 
-def _app_result(app: AppCycle) -> AppResult:
+def _app_result(app: AppCycle, *, trusted: bool) -> AppResult:
     report = app.report
     return AppResult(
         result=app.result,
@@ -74,6 +74,9 @@ def _app_result(app: AppCycle) -> AppResult:
         succeeded=report.count(executor.SUCCESS) if report else 0,
         failed=report.count(executor.ERROR) if report else 0,
         blocked=len(app.plan.blocked),
+        # Under an untrusted read the planner holds every removal (rule 1), which no
+        # approval lifts; only a trusted read's held deprovisions are the limit's.
+        held_by_limit=sum(1 for op in app.plan.blocked if op.kind.destructive) if trusted else 0,
     )
 
 
@@ -307,7 +310,7 @@ class Engine:
                 source_users=len(cycle.source.users),
                 source_active=cycle.evaluation.active_users,
                 source_error=cycle.source.error,
-                apps=((a.app, _app_result(a)) for a in applied),
+                apps=((a.app, _app_result(a, trusted=cycle.verdict.trusted)) for a in applied),
                 facts=news,
             )
         else:

@@ -48,6 +48,8 @@ class LastCycle:
     ended_at: datetime.datetime | None
     result: str
     blocked: int
+    held_by_limit: int
+    """Of those, the deprovisions the per-run limit held: what an approval can release."""
 
 
 def _naive(moment: datetime.datetime) -> datetime.datetime:
@@ -159,7 +161,13 @@ def last_cycle(engine: sa.Engine, app: str) -> LastCycle | None:
     """The newest journaled cycle that reconciled `app`, or None if none has."""
     apps, cycles = tables.cycle_apps, tables.cycles
     select = (
-        sa.select(apps.c.cycle_id, cycles.c.ended_at, apps.c.result, apps.c.blocked)
+        sa.select(
+            apps.c.cycle_id,
+            cycles.c.ended_at,
+            apps.c.result,
+            apps.c.blocked,
+            apps.c.held_by_limit,
+        )
         .join(cycles, cycles.c.id == apps.c.cycle_id)
         .where(apps.c.app == app)
         .order_by(apps.c.cycle_id.desc())
@@ -169,7 +177,13 @@ def last_cycle(engine: sa.Engine, app: str) -> LastCycle | None:
         row = connection.execute(select).first()
     if row is None:
         return None
-    return LastCycle(int(row.cycle_id), _aware(row.ended_at), str(row.result), int(row.blocked))
+    return LastCycle(
+        int(row.cycle_id),
+        _aware(row.ended_at),
+        str(row.result),
+        int(row.blocked),
+        int(row.held_by_limit or 0),
+    )
 
 
 def known_apps(engine: sa.Engine) -> list[str]:

@@ -40,6 +40,8 @@ class AppResult:
     succeeded: int = 0
     failed: int = 0
     blocked: int = 0
+    held_by_limit: int = 0
+    """Of `blocked`, the deprovisions the per-run limit held: what `approve` can release."""
 
 
 @dataclass(frozen=True)

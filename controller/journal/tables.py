@@ -50,6 +50,8 @@ cycle_apps = Table(
     Column("succeeded", Integer, nullable=False),
     Column("failed", Integer, nullable=False),
     Column("blocked", Integer, nullable=False),
+    # Of those, the deprovisions the per-run limit held (what `approve` can release).
+    Column("held_by_limit", Integer),
 )
 
 operations = Table(

@@ -73,22 +73,24 @@ def test_an_approval_that_finds_nothing_held_is_used_up_not_kept(limited: World)
     assert active(limited, 1, 4, 7) == [True, True, True]
 
     approved = approve(limited, "tool", "--by", "bob", "--reason", "TICKET-9")
-    assert "held 3 operations" in approved.stdout
+    assert "held 3 deprovisions by its per-run limit" in approved.stdout
     released = limited.cli("apply")
     assert released.returncode == 0, released.stdout + released.stderr
-    expected = "approval #2 by bob: TICKET-9, journal cycle 4: released 3 held deprovisions of tool"
+    expected = "approval #2 by bob: TICKET-9, journal cycle 4: released 3 of 3 held deprovisions"
     assert expected in released.stdout
     assert active(limited, 1, 4, 7) == [False, False, False]
     assert open_approvals(limited) == []
 
 
-def test_an_approval_never_lifts_the_source_guard_and_waits_for_a_trusted_read(
+def test_an_approval_never_lifts_the_source_guard_nor_covers_what_it_held(
     limited: World,
 ) -> None:
     leave(limited, *range(1, 31, 3))  # ten leavers: a 16% drop, more than maxActiveDropPercent
     held = limited.cli("apply")
     assert held.returncode == 1 and "SAFETY: active users dropped" in held.stdout
-    assert approve(limited, "tool", "--by", "alice").returncode == 0
+    early = approve(limited, "tool", "--by", "alice")
+    assert early.returncode == 0 and "which no approval lifts" in early.stderr
+    assert "for at most 0 held deprovisions of tool" in early.stdout
 
     untrusted = limited.cli("apply")
     assert untrusted.returncode == 1 and "SAFETY: active users dropped" in untrusted.stdout
@@ -100,10 +102,16 @@ def test_an_approval_never_lifts_the_source_guard_and_waits_for_a_trusted_read(
     for index in range(10, 31, 3):
         users[index]["IsActive"] = True
     limited.write_users(users)
+    unreviewed = limited.cli("apply")  # over maxDeprovisionsPerRun 2, and never reviewed
+    assert unreviewed.returncode == 1, unreviewed.stdout + unreviewed.stderr
+    assert "3 deprovisions of tool are held again" in unreviewed.stdout
+    assert active(limited, 1, 4, 7) == [True, True, True]
+    assert open_approvals(limited) == []
+
+    assert "held 3 deprovisions by its per-run limit" in approve(limited, "tool").stdout
     released = limited.cli("apply")
     assert released.returncode == 0, released.stdout + released.stderr
-    assert "Approval consumed: approval #1 by alice, journal cycle" in released.stdout
-    assert "released 3 held deprovisions of tool" in released.stdout
+    assert "released 3 of 3 held deprovisions of tool" in released.stdout
     assert active(limited, 1, 4, 7) == [False, False, False]
 
 

@@ -99,7 +99,7 @@ def test_approve_reaches_the_running_controller_once(
     assert approved.returncode == 0, approved.stdout + approved.stderr
     who = getpass.getuser()
     assert f"Recorded approval #1 by {who}: TICKET-1: leavers" in approved.stdout
-    assert "held 3 operations" in approved.stdout
+    assert "held 3 deprovisions by its per-run limit" in approved.stdout
 
     running.signal(signal.SIGUSR1)
     running.wait_cycles(3)
