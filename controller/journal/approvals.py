@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from controller.journal import tables
+from controller.journal.records import aware_utc, naive_utc
 
 EXPIRES_AFTER = datetime.timedelta(hours=24)
 """An approval no cycle took up within this long lapses: it never releases a later batch."""
@@ -52,17 +53,9 @@ class LastCycle:
     """Of those, the deprovisions the per-run limit held: what an approval can release."""
 
 
-def _naive(moment: datetime.datetime) -> datetime.datetime:
-    return moment.astimezone(datetime.UTC).replace(tzinfo=None)
-
-
-def _aware(moment: datetime.datetime | None) -> datetime.datetime | None:
-    return None if moment is None else moment.replace(tzinfo=datetime.UTC)
-
-
 def _approval(row: sa.Row[tuple[object, ...]]) -> Approval:
     values = row._mapping
-    approved_at = _aware(values["approved_at"])
+    approved_at = aware_utc(values["approved_at"])
     assert approved_at is not None
     return Approval(
         id=int(values["id"]),
@@ -70,7 +63,7 @@ def _approval(row: sa.Row[tuple[object, ...]]) -> Approval:
         approved_by=str(values["approved_by"]),
         reason=str(values["reason"]),
         approved_at=approved_at,
-        consumed_at=_aware(values["consumed_at"]),
+        consumed_at=aware_utc(values["consumed_at"]),
         consumed_cycle_id=values["consumed_cycle_id"],
         covers=values["covers"],
     )
@@ -90,7 +83,7 @@ def record(
         "app": app,
         "approved_by": approved_by,
         "reason": reason,
-        "approved_at": _naive(at),
+        "approved_at": naive_utc(at),
         "covers": covers,
     }
     with engine.begin() as connection:
@@ -107,7 +100,7 @@ def pending(
     table = tables.approvals
     select = (
         sa.select(table)
-        .where(table.c.consumed_at.is_(None), table.c.approved_at >= _naive(now - expires_after))
+        .where(table.c.consumed_at.is_(None), table.c.approved_at >= naive_utc(now - expires_after))
         .order_by(table.c.approved_at, table.c.id)
     )
     with engine.connect() as connection:
@@ -129,7 +122,7 @@ def consume(
         connection.execute(
             sa.update(table)
             .where(table.c.id.in_([each.id for each in found]))
-            .values(consumed_at=_naive(at), consumed_cycle_id=cycle_id)
+            .values(consumed_at=naive_utc(at), consumed_cycle_id=cycle_id)
         )
     return found
 
@@ -179,7 +172,7 @@ def last_cycle(engine: sa.Engine, app: str) -> LastCycle | None:
         return None
     return LastCycle(
         int(row.cycle_id),
-        _aware(row.ended_at),
+        aware_utc(row.ended_at),
         str(row.result),
         int(row.blocked),
         int(row.held_by_limit or 0),

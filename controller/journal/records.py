@@ -15,6 +15,16 @@ from controller.operations import Change  # the planner's own before/after, jour
 INTENDED, SUCCESS, ERROR, SKIPPED = "intended", "success", "error", "skipped"
 
 
+def naive_utc(moment: datetime.datetime) -> datetime.datetime:
+    """How the journal stores a time: naive UTC (SQLite keeps no zone)."""
+    return moment.astimezone(datetime.UTC).replace(tzinfo=None)
+
+
+def aware_utc(moment: datetime.datetime | None) -> datetime.datetime | None:
+    """A stored time read back as aware UTC."""
+    return None if moment is None else moment.replace(tzinfo=datetime.UTC)
+
+
 @dataclass(frozen=True)
 class OperationRecord:
     """One operation as the journal keeps it."""

@@ -25,6 +25,8 @@ from controller.journal.records import (
     Facts,
     HistoryQuery,
     OperationRecord,
+    aware_utc,
+    naive_utc,
 )
 from controller.operations import Change
 
@@ -63,14 +65,6 @@ class Journal(Protocol):
     def save_facts(self, facts: Facts, *, at: datetime.datetime) -> None: ...
 
 
-def _naive(moment: datetime.datetime) -> datetime.datetime:
-    return moment.astimezone(datetime.UTC).replace(tzinfo=None)
-
-
-def _aware(moment: datetime.datetime | None) -> datetime.datetime | None:
-    return None if moment is None else moment.replace(tzinfo=datetime.UTC)
-
-
 class SqliteJournal:
     """The journal in one SQLite file; safe for one writer and any number of readers.
 
@@ -98,7 +92,7 @@ class SqliteJournal:
         self.engine.dispose()
 
     def start_cycle(self, *, trigger: str, revision: str, at: datetime.datetime) -> int:
-        values = {"started_at": _naive(at), "trigger": trigger, "revision": revision}
+        values = {"started_at": naive_utc(at), "trigger": trigger, "revision": revision}
         with self.engine.begin() as connection:
             result = connection.execute(sa.insert(tables.cycles).values(**values))
         return _new_id(result)
@@ -116,7 +110,7 @@ class SqliteJournal:
     ) -> None:
         """Close the cycle, and write what it taught later runs in the same transaction."""
         ended = {
-            "ended_at": _naive(at),
+            "ended_at": naive_utc(at),
             "source_users": source_users,
             "source_active": source_active,
             "source_error": source_error,
@@ -136,10 +130,10 @@ class SqliteJournal:
         values = {
             "cycle_id": cycle_id,
             **{k: v for k, v in vars(record).items() if k != "changes"},
-            "source_changed_at": _naive(changed_at) if changed_at else None,
+            "source_changed_at": naive_utc(changed_at) if changed_at else None,
             "changes": json.dumps(changes, default=str),
             "status": INTENDED,
-            "intended_at": _naive(at),
+            "intended_at": naive_utc(at),
         }
         with self.engine.begin() as connection:
             result = connection.execute(sa.insert(tables.operations).values(**values))
@@ -153,11 +147,13 @@ class SqliteJournal:
             intended = connection.execute(
                 sa.select(ops.c.intended_at).where(ops.c.id == entry_id)
             ).scalar_one()
-            took = (_naive(at) - intended).total_seconds()
+            took = (naive_utc(at) - intended).total_seconds()
             connection.execute(
                 sa.update(ops)
                 .where(ops.c.id == entry_id)
-                .values(status=status, error=error, finished_at=_naive(at), duration_seconds=took)
+                .values(
+                    status=status, error=error, finished_at=naive_utc(at), duration_seconds=took
+                )
             )
 
     def history(self, query: HistoryQuery) -> list[Entry]:
@@ -171,7 +167,7 @@ class SqliteJournal:
         if query.app is not None:
             select = select.where(ops.c.app == query.app)
         if query.since is not None:
-            select = select.where(ops.c.intended_at >= _naive(query.since))
+            select = select.where(ops.c.intended_at >= naive_utc(query.since))
         if query.statuses:
             select = select.where(ops.c.status.in_(sorted(query.statuses)))
         if query.limit is not None:
@@ -200,7 +196,7 @@ class SqliteJournal:
         since: dict[str, datetime.datetime] = {}
         with self.engine.connect() as connection:
             for account, kind, finished in connection.execute(select):
-                moment = _aware(finished)
+                moment = aware_utc(finished)
                 if kind == "suspend" and moment is not None:  # the latest: never early
                     since[account] = moment
                 else:
@@ -217,7 +213,7 @@ class SqliteJournal:
             trusted = {row.source: row.active for row in connection.execute(sa.select(trust))}
             since: dict[str, dict[str, datetime.datetime]] = {}
             for row in connection.execute(sa.select(held)):
-                moment = _aware(row.since)
+                moment = aware_utc(row.since)
                 assert moment is not None
                 since.setdefault(row.app, {})[row.account_id] = moment
         return Facts(trusted, since)
@@ -230,7 +226,7 @@ class SqliteJournal:
     def prune(self, *, before: datetime.datetime) -> int:
         """Delete cycles (and their operations) that ended before `before`; how many went."""
         cycles = tables.cycles
-        old = sa.select(cycles.c.id).where(cycles.c.ended_at < _naive(before))
+        old = sa.select(cycles.c.id).where(cycles.c.ended_at < naive_utc(before))
         with self.engine.begin() as connection:
             connection.execute(
                 sa.delete(tables.operations).where(tables.operations.c.cycle_id.in_(old))
@@ -238,7 +234,9 @@ class SqliteJournal:
             connection.execute(
                 sa.delete(tables.cycle_apps).where(tables.cycle_apps.c.cycle_id.in_(old))
             )
-            result = connection.execute(sa.delete(cycles).where(cycles.c.ended_at < _naive(before)))
+            result = connection.execute(
+                sa.delete(cycles).where(cycles.c.ended_at < naive_utc(before))
+            )
         return int(result.rowcount)
 
 
@@ -254,12 +252,12 @@ def _write_facts(connection: sa.Connection, facts: Facts, at: datetime.datetime)
     for source, active in facts.trusted_active.items():
         connection.execute(sa.delete(trust).where(trust.c.source == source))
         connection.execute(
-            sa.insert(trust).values(source=source, active=active, read_at=_naive(at))
+            sa.insert(trust).values(source=source, active=active, read_at=naive_utc(at))
         )
     for app, accounts in facts.suspended_since.items():
         connection.execute(sa.delete(held).where(held.c.app == app))
         rows = [
-            {"app": app, "account_id": account, "since": _naive(moment)}
+            {"app": app, "account_id": account, "since": naive_utc(moment)}
             for account, moment in accounts.items()
         ]
         if rows:
@@ -293,9 +291,9 @@ def _entry(row: Mapping[str, Any]) -> Entry:
         user_name=row["user_name"],
         group_name=row["group_name"],
         changes=changes,
-        source_changed_at=_aware(row["source_changed_at"]),
+        source_changed_at=aware_utc(row["source_changed_at"]),
     )
-    intended = _aware(row["intended_at"])
+    intended = aware_utc(row["intended_at"])
     assert intended is not None
     return Entry(
         id=row["id"],
@@ -303,7 +301,7 @@ def _entry(row: Mapping[str, Any]) -> Entry:
         record=record,
         status=row["status"],
         intended_at=intended,
-        finished_at=_aware(row["finished_at"]),
+        finished_at=aware_utc(row["finished_at"]),
         duration_seconds=row["duration_seconds"],
         error=row["error"],
     )
