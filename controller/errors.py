@@ -60,3 +60,9 @@ class StalledError(AppError):
 
 class IncompleteListingError(AppError):
     """A paged listing did not add up (short page, changing totals): the observation is unusable."""
+
+
+class LookupUnsupportedError(AppError):
+    """The app cannot find accounts by this attribute faithfully (no such filter, or one that
+    may miss an account the full listing would show): the caller lists the app instead."""
+

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from controller.model import USER_NAME, AppName, DesiredApp, ObservedApp
+from controller.model import USER_NAME, AppName, DesiredApp, ObservedAccount, ObservedApp
 from controller.operations import Applied, Operation
 from reconcilers.throttle import Throttle, WriteRate
 
@@ -57,6 +57,28 @@ class AppReconciler(Protocol):
 
     async def aclose(self) -> None:
         """Release connections."""
+        ...
+
+
+LOOKUP_ATTRIBUTES = ("externalId", "userName", "emails.work")
+"""What a targeted cycle looks accounts up by: the source user Id the controller writes as the
+account's externalId, and the two names `match` may adopt an unlinked account by."""
+
+
+class AccountLookup(Protocol):
+    """An app that can find one person's accounts without listing every account (issue 16).
+
+    A reconciler offers this when its API has a documented filter or search; a targeted cycle
+    then reads and writes only the changed users' accounts. One that does not, or raises
+    `controller.errors.LookupUnsupportedError`, is listed whole and the result restricted.
+    """
+
+    async def accounts_where(self, attribute: str, value: str) -> tuple[ObservedAccount, ...]:
+        """Every account whose `attribute` (one of LOOKUP_ATTRIBUTES) equals `value`, mapped
+        exactly as `observe` maps it: externalId compared as the app compares it, userName and
+        emails.work ignoring case. None found is an empty tuple, never an error. Raises
+        `LookupUnsupportedError` when the app cannot filter faithfully by `attribute`, and
+        another `controller.errors.AppError` when the request fails."""
         ...
 
 
