@@ -23,12 +23,14 @@ from controller import (
     facts,
     guard,
     journaling,
+    lookups,
     plan,
     sources,
+    targeted,
 )
 from controller.cycle import AppCycle, Cycle
 from controller.journal import AppResult, Facts, Journal
-from controller.model import AccountId, AppName, DesiredApp, ObservedApp, SourceRead
+from controller.model import AccountId, AppName, DesiredApp, ObservedApp, SourceRead, SourceUserId
 from controller.operations import Plan
 from controller.policy import Policy, loader
 from controller.sources import Source
@@ -117,6 +119,8 @@ class Engine:
         )
         self.apps = [AppName(name) for name in policy.apps if not only or name in only]
         self.kinds = {name: registry[policy.apps[name].type] for name in self.apps}
+        self.listed_whole: dict[AppName, str] = {}
+        """Apps the last targeted cycle listed whole instead of looking up, and why."""
         self.reconcilers, self.setup_errors = connections.build(
             policy, self.apps, registry=registry, environ=environ, http_hooks=hooks
         )
@@ -156,28 +160,48 @@ class Engine:
         trusted: bool,
         now: datetime.datetime,
         release: guard.Release | None = None,
+        scoped: targeted.Scoped | None = None,
     ) -> AppCycle:
+        """One app's plan, guarded; `scoped` limits it to a targeted cycle's users."""
         spec = self.policy.apps[want.app]
         want = dataclasses.replace(want, source_complete=want.source_complete and trusted)
-        shape = self.kinds[want.app].shape
-        shaped: tuple[str, ...] = ()
-        if shape is not None:
-            want, shaped = shape(want)
+        want, shaped = self._shaped(want, scoped)
         life = plan.Lifecycle(spec.deprovision, self._suspensions(want.app), now)
-        planned = plan.compute(want, seen, match=spec.match, prune=spec.prune, lifecycle=life)
+        planned = plan.compute(
+            want,
+            seen,
+            match=spec.match,
+            prune=spec.prune,
+            lifecycle=life,
+            prune_unlinked=scoped is None,
+        )
         if shaped:
             planned = dataclasses.replace(planned, notes=(*shaped, *planned.notes))
         if planned.error is None:
             planned = guard.hold_deprovisions(
                 planned,
-                accounts=len(seen.accounts),
+                accounts=len(seen.accounts) if scoped is None else scoped.accounts,
                 safety=spec.safety,
                 release=guard.FLAG_RELEASE if self.allow_deprovisions else release,
+                already=0 if scoped is None else scoped.already,
             )
         managed = frozenset(
             a.id for a in seen.accounts if spec.prune or a.external_id in want.known_source_ids
         )
         return AppCycle(want.app, planned, seen, managed, observe_only=spec.mode == "observe")
+
+    def _shaped(
+        self, want: DesiredApp, scoped: targeted.Scoped | None
+    ) -> tuple[DesiredApp, tuple[str, ...]]:
+        """`want` as the app's rules shape it (Slack's unique names), with its notes. A
+        targeted cycle's users are shaped beside everyone else's, as a full cycle would."""
+        shape = self.kinds[want.app].shape
+        if shape is None:
+            return want, ()
+        if scoped is None:
+            return shape(want)
+        shaped, notes = shape(targeted.in_context(want, scoped.context, scoped.users))
+        return targeted.only(shaped, scoped.users), notes
 
     def _plan_app_alone(self, want: DesiredApp, seen: ObservedApp, **options: Any) -> AppCycle:
         """`_plan_app`, where an exception is this app's plan error and no other app's."""
@@ -249,6 +273,74 @@ class Engine:
             for name in self.apps
         )
         return Cycle(self.policy.revision, read, evaluation, verdict, cycles)
+
+    async def plan_changed(
+        self,
+        changes: targeted.Changes,
+        baseline: targeted.Baseline,
+        *,
+        approved: Mapping[AppName, guard.Release] | None = None,
+    ) -> Cycle:
+        """A targeted cycle's plan: only the changed users, read by the change check, looked
+        up in each app and planned against `baseline` (see `controller.targeted`)."""
+        approved = approved or {}
+        self.known = self._facts()
+        now = self.clock()
+        source = self.policy.sources[0]
+        read = targeted.scoped_read(source.name, changes, baseline, now)
+        evaluation = desired.evaluate(self.policy, read, now=now)
+        verdict = targeted.judge(
+            baseline, changes, evaluation, source.spec, accept_drop=self.allow_deprovisions
+        )
+        scope = changes.ids
+        found = await asyncio.gather(
+            *(self._look_up(evaluation.apps[name], baseline, scope) for name in self.apps)
+        )
+        self.listed_whole = {
+            name: each.why_listed
+            for name, each in zip(self.apps, found, strict=True)
+            if each.why_listed is not None
+        }
+        apps = []
+        for name, each in zip(self.apps, found, strict=True):
+            remembered = baseline.apps.get(name)
+            scoped = targeted.Scoped(
+                scope,
+                context=remembered.desired if remembered else {},
+                accounts=each.listed or (remembered.accounts if remembered else 0),
+                already=remembered.deprovisioned if remembered else 0,
+            )
+            apps.append(
+                self._plan_app_alone(
+                    evaluation.apps[name],
+                    each.observed,
+                    trusted=verdict.trusted,
+                    now=now,
+                    release=approved.get(name),
+                    scoped=scoped,
+                )
+            )
+        return Cycle(self.policy.revision, read, evaluation, verdict, tuple(apps), scope=scope)
+
+    async def _look_up(
+        self, want: DesiredApp, baseline: targeted.Baseline, scope: frozenset[SourceUserId]
+    ) -> lookups.Found:
+        name = want.app
+        if name in self.setup_errors:
+            return lookups.Found(ObservedApp(name, (), (), error=self.setup_errors[name]))
+        remembered = baseline.apps.get(name)
+        context = remembered.desired if remembered else {}
+        shaped, _ = self._shaped(want, targeted.Scoped(scope, context, 0, 0))
+        spec = self.policy.apps[name]
+        return await lookups.look_up(
+            name,
+            self.reconcilers[name],
+            shaped,
+            match=spec.match,
+            scope=scope,
+            remembered=remembered,
+            seconds=spec.limits.observe_seconds,
+        )
 
     async def plan(self, *, approved: Mapping[AppName, guard.Release] | None = None) -> Cycle:
         """Read, evaluate, observe, plan and guard every app; writes nothing anywhere."""

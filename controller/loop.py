@@ -29,13 +29,14 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from controller import approving
+from controller import approving, targeted
 from controller.cycle_report import CycleReporter
 from controller.engine import Engine, utc_now
 from controller.executor import Outcome
 from controller.http import Health
 from controller.journal import SqliteJournal, for_writing, legacy
 from controller.metrics import Recorder
+from controller.model import SourceUserId
 from controller.policy_keeper import PolicyKeeper
 from controller.settings import LoopSettings
 from controller.sources import Watermark
@@ -76,9 +77,16 @@ class Controller:
         self._cycles = itertools.count(1)
         self.keeper = keeper
         self._tasks: set[asyncio.Task[None]] = set()
+        self._taken = targeted.Changes()
+        """The changes the full cycle in flight took (it reads the whole source after them)."""
+        self._said_listed: set[tuple[str, str]] = set()
         self._engine: Engine | None = None
         self._journal: SqliteJournal | None = None
         self._watermark: Watermark | None = None
+        self._changes = targeted.Changes()
+        """What change checks reported that no cycle has taken yet."""
+        self._baseline: targeted.Baseline | None = None
+        """The last trusted full cycle's view, which targeted cycles plan against."""
         self._stage = "starting"
         """What the cycle in flight is doing, for the log line should it fail."""
         self.report = CycleReporter(recorder, health)
@@ -135,6 +143,7 @@ class Controller:
         engine, self._engine = self._engine, None
         journal, self._journal = self._journal, None
         self._watermark = None
+        self._baseline = None  # the next change runs a full cycle, which makes a new one
         try:
             if engine is not None:
                 await engine.__aexit__(None, None, None)
@@ -221,13 +230,34 @@ class Controller:
         finally:
             await self._forget()
 
+    def _targets(self, kinds: list[str], running: Engine) -> targeted.Changes | None:
+        """The changes a targeted cycle can take on its own, or None for a full cycle (which
+        takes every change reported so far: it reads the whole source after them)."""
+        changes, self._changes = self._changes, targeted.Changes()
+        baseline = self._baseline
+        if (
+            kinds == [CHANGE]
+            and changes
+            and baseline is not None
+            and baseline.revision == running.policy.revision
+            and len(changes.ids) <= targeted.MAX_USERS
+        ):
+            return changes
+        self._taken = changes
+        return None
+
     async def _cycle(self, kinds: list[str], log: Any) -> None:
         self._stage = "building the engine"
         running = await self._current_engine()
         self._stage = "asking the source what changed"
         await self._start_watching(running)
         log = log.bind(revision=running.policy.revision)
-        log.info("cycle started", triggers=kinds)
+        changes = self._targets(kinds, running)
+        if changes is not None:
+            log = log.bind(targeted=True)
+            log.info("cycle started", triggers=kinds, users=len(changes.ids))
+        else:
+            log.info("cycle started", triggers=kinds)
         started = time.perf_counter()
 
         def on_outcome(outcome: Outcome) -> None:
@@ -235,7 +265,13 @@ class Controller:
 
         self._stage = "reading and planning"
         approved = approving.pending(self._journal, now=utc_now())  # `provisioner approve`
-        planned = await running.plan(approved=approving.grants(approved))
+        grants = approving.grants(approved)
+        if changes is not None and self._baseline is not None:
+            planned = await running.plan_changed(changes, self._baseline, approved=grants)
+            for app, why in running.listed_whole.items():
+                self._listed_whole(app, why, log)
+        else:
+            planned = await running.plan(approved=grants)
         self.report.progressed()  # read and planned: the apply's own deadline starts afresh
         claimed = approving.claim(self._journal, planned, approved, now=utc_now())
         self._stage = "applying and journaling"
@@ -245,7 +281,18 @@ class Controller:
             log.info("approval consumed", **approving.fields(taken))
         usage = getattr(running.source, "api_usage", None)
         elapsed = time.perf_counter() - started
-        self.report.finished(cycle, elapsed=elapsed, log=log, api_usage=usage)
+        if changes is not None and self._baseline is not None:
+            self._baseline = self._baseline.after(cycle, changes)
+            self.report.finished_targeted(cycle, elapsed=elapsed, log=log, api_usage=usage)
+        else:
+            self._baseline = targeted.Baseline.of(cycle)
+            self.report.finished(cycle, elapsed=elapsed, log=log, api_usage=usage)
+
+    def _listed_whole(self, app: str, why: str, log: Any) -> None:
+        """Say once per app and policy that a targeted cycle listed it whole, and why."""
+        if (app, why) not in self._said_listed:
+            self._said_listed.add((app, why))
+            log.warning("app listed whole for changed users", app=app, reason=why)
 
     async def _start_watching(self, running: Engine) -> None:
         """Mark where the source's changes start being news, before a run reads the source:
@@ -262,22 +309,32 @@ class Controller:
                 self._watermark = changes.watermark
 
     async def _check_changes(self) -> None:
-        """Ask the source what changed; reconcile at once when anyone did."""
-        running = self._engine
-        if running is None or self._watermark is None or self._running or self._pending:
+        """Ask the source what changed; when anyone did, a targeted cycle for them runs at
+        once, or right after the cycle in flight (checks go on during cycles)."""
+        running, watermark = self._engine, self._watermark
+        if running is None or watermark is None:
             return
         try:
             async with asyncio.timeout(running.policy.sources[0].spec.read_seconds):
-                changes = await running.source.changed_since(self._watermark)  # type: ignore[attr-defined]
+                changes = await running.source.changed_since(watermark)  # type: ignore[attr-defined]
         except TimeoutError:
             self.log.warning("change check failed", error="no answer within readSeconds")
             return
+        if running is not self._engine or watermark is not self._watermark:
+            return  # the engine was rebuilt meanwhile: its first cycle reads everything
         if not changes.ok:
             self.log.warning("change check failed", error=changes.error)
             return
         self._watermark = changes.watermark
-        if changes.users:
-            self.log.info("source changed", users=len(changes.users))
+        if changes.changed_at:
+            found = targeted.Changes(
+                {user.id: user for user in changes.users},
+                {held.source_id: held for held in changes.quarantined if held.source_id},
+                frozenset(SourceUserId(user) for user in changes.changed_at),
+                {SourceUserId(user): at for user, at in changes.changed_at.items()},
+            )
+            self._changes = self._changes.merged(found)
+            self.log.info("source changed", users=len(found.ids))
             self.trigger(CHANGE)
 
     # --- lifecycle ----------------------------------------------------------------------------

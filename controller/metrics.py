@@ -257,6 +257,17 @@ class Recorder:
         for outcome in app.report.outcomes if app.report is not None else ():
             self.operations.labels(name, outcome.operation.kind.value, outcome.result).inc()
 
+    def record_targeted(self, app: AppCycle) -> None:
+        """One app's part of a targeted cycle: its result and operations; a hold flags the app
+        (the next full cycle clears it). Drift and last success are the full cycles' to say."""
+        for result in RESULTS:
+            self.reconciles.labels(app.app, result)
+        self.reconciles.labels(app.app, app_result(app)).inc()
+        if app.plan.blocked:
+            self.safety_blocked.labels(app.app).set(1)
+        for outcome in app.report.outcomes if app.report is not None else ():
+            self.operations.labels(app.app, outcome.operation.kind.value, outcome.result).inc()
+
     # --- policy, source budget, triggers ------------------------------------------------------
 
     def record_api_usage(self, used: int, limit: int) -> None:

@@ -13,6 +13,7 @@ for a back-off period and answers with an error at once; `api_usage` follows the
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import functools
 import ssl
@@ -93,6 +94,11 @@ class ChangedUsers:
     """Where this look ended. When `error` is set it is the watermark passed in (or
     Watermark(NO_WATERMARK_AT) for None) and must not replace the caller's."""
     error: str | None = None
+    changed_at: Mapping[str, datetime.datetime] = dataclasses.field(default_factory=dict)
+    """Every changed user's Id (read back or not: one `where` no longer selects is not) and
+    the newest change the check saw of theirs."""
+    quarantined: tuple[Quarantined, ...] = ()
+    """Changed users whose record cannot be a user: held, as a full read holds them."""
 
     @property
     def ok(self) -> bool:
@@ -298,8 +304,8 @@ class SalesforceSource:
 
     async def _changed_rows(
         self, client: SalesforceClient, since: Watermark
-    ) -> tuple[set[str], Watermark]:
-        """Ids changed after `since`, and the watermark after them.
+    ) -> tuple[dict[str, datetime.datetime], Watermark]:
+        """Ids changed after `since` with their newest change, and the watermark after them.
 
         While `since.at` is recent, the queries ask from one second before it (their literal is
         floored to whole seconds), so every change stamped in that second comes back; those
@@ -307,7 +313,7 @@ class SalesforceSource:
         can carry it, and asking strictly after it spares re-reading what shares it (a bulk
         load stamps thousands of rows with one second).
         """
-        changed: set[str] = set()
+        changed: dict[str, datetime.datetime] = {}
         at, seen = since.at, set(since.seen)
         settled = self._clock() - since.at > SETTLED
         asked_from = since.at if settled else since.at - datetime.timedelta(seconds=1)
@@ -318,7 +324,8 @@ class SalesforceSource:
                 key = f"{stamp_field}:{row.get(id_field)}"
                 if stamp < since.at or (stamp == since.at and key in since.seen):
                     continue
-                changed.add(str(row.get(id_field)))
+                user_id = str(row.get(id_field))
+                changed[user_id] = max(stamp, changed.get(user_id, stamp))
                 if stamp > at:
                     at, seen = stamp, set()
                 if stamp == at:
@@ -328,10 +335,12 @@ class SalesforceSource:
     async def _changes(self, client: SalesforceClient, since: Watermark) -> ChangedUsers:
         changed, watermark = await self._changed_rows(client, since)
         users: list[SourceUser] = []
+        held: list[Quarantined] = []
         for chunk in soql.chunks(sorted(changed)):
-            found, _held = await self._users(client, chunk)  # the full read reports those
+            found, refused = await self._users(client, chunk)
             users.extend(found)
-        return ChangedUsers(tuple(users), watermark)
+            held.extend(refused)
+        return ChangedUsers(tuple(users), watermark, changed_at=changed, quarantined=tuple(held))
 
     async def _start(self, client: SalesforceClient) -> ChangedUsers:
         """Begin watching at the newest change already made: nothing before it is news."""
