@@ -33,6 +33,7 @@ POLICY = Path(__file__).resolve().parents[2] / "desired-state"
 APPS = ("slack", "jira", "zendesk", "carepoint")
 SCIM_APPS = ("slack", "jira", "carepoint")
 _MEMBER_FILTER = re.compile(r'members\[value eq "([^"]+)"\]')
+_FROM_USER = re.compile(r"\bFROM User\b")
 _ZENDESK_LOOKUPS = ("external_id", "email", "query", "ids")
 
 
@@ -158,11 +159,14 @@ def listings(app: str, entries: list[Entry]) -> list[str]:
 
 
 def full_source_reads(entries: list[Entry]) -> list[str]:
-    """The Salesforce queries that read every user (not the change check, not by Id)."""
+    """The Salesforce queries that read every user, or every frozen login: not the change
+    check's, not those by Id."""
     found = []
     for entry in entries:
         soql = " ".join(entry.params.get("q", []))
-        if " FROM User" in soql and "Id IN" not in soql and "SystemModstamp >" not in soql:
+        users = _FROM_USER.search(soql) and "SystemModstamp >" not in soql
+        frozen = "FROM UserLogin WHERE IsFrozen" in soql
+        if (users or frozen) and "Id IN" not in soql:
             found.append(soql)
     return found
 

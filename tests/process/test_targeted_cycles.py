@@ -14,6 +14,7 @@ import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -231,8 +232,16 @@ def test_the_wire_checks_catch_what_they_look_for() -> None:
         entry("GET", "/api/v2/users/7/group_memberships"),
     ]
     assert listings("zendesk", zendesk) == [str(zendesk[0]), str(zendesk[2])]
-    soql = "SELECT Id, (SELECT PermissionSet.Name FROM PermissionSetAssignments) FROM User"
-    assert full_source_reads([entry("GET", "/services/data/v62.0/query", f"q={soql}")]) == [soql]
+    queries = [
+        "SELECT Id, (SELECT PermissionSet.Name FROM PermissionSetAssignments) FROM User",
+        "SELECT Id, Email FROM User WHERE Id IN ('005x') ORDER BY Id",
+        "SELECT Id, SystemModstamp FROM User WHERE SystemModstamp > 2026-01-01T00:00:00Z",
+        "SELECT UserId, IsFrozen FROM UserLogin WHERE LastModifiedDate > 2026-01-01T00:00:00Z",
+        "SELECT UserId FROM UserLogin WHERE IsFrozen = true ORDER BY UserId",
+        "SELECT UserId FROM UserLogin WHERE IsFrozen = true AND UserId IN ('005x')",
+    ]
+    soql = [entry("GET", "/services/data/v62.0/query", urlencode({"q": q})) for q in queries]
+    assert full_source_reads(soql) == [queries[0], queries[4]]
 
     remove = '{"Operations": [{"op": "remove", "path": "members[value eq \\"u2\\"]"}]}'
     add = '{"Operations": [{"op": "add", "path": "members", "value": [{"value": "u1"}]}]}'
