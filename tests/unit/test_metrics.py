@@ -42,6 +42,9 @@ CONTRACT = {
     "provisioner_http_request_duration_seconds": {"target"},
     "provisioner_rate_limited_total": {"target"},
     "provisioner_salesforce_api_usage_ratio": set(),
+    "provisioner_change_checks_total": set(),
+    "provisioner_change_check_calls_total": set(),
+    "provisioner_change_check_interval_seconds": set(),
 }
 
 
@@ -387,6 +390,18 @@ def test_triggers_and_api_usage() -> None:
         recorder.trigger("sighup", now=43.0)
     recorder.record_api_usage(4000, 5000)
     assert value("provisioner_salesforce_api_usage_ratio") == 0.8
+
+
+def test_change_checks_show_their_cost_and_pace() -> None:
+    recorder = Recorder()
+    value = recorder.registry.get_sample_value
+    assert value("provisioner_change_checks_total") == 0
+    assert value("provisioner_change_check_calls_total") == 0
+    recorder.change_check(3, 2.0)
+    recorder.change_check(5, 26.0)
+    assert value("provisioner_change_checks_total") == 2
+    assert value("provisioner_change_check_calls_total") == 8
+    assert value("provisioner_change_check_interval_seconds") == 26
 
 
 def test_recorders_do_not_share_a_registry() -> None:
