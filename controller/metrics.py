@@ -156,6 +156,22 @@ class Recorder:
         self._watched: set[str] = set()
         for kind in TRIGGERS:
             self.triggers.labels(kind)
+        self.change_checks = Counter(
+            "provisioner_change_checks_total",
+            "Checks of the source for changes (Salesforce: a few API calls each)",
+            registry=r,
+        )
+        self.change_check_calls = Counter(
+            "provisioner_change_check_calls_total",
+            "Salesforce API calls the change checks sent, token requests included",
+            registry=r,
+        )
+        self.change_check_interval = Gauge(
+            "provisioner_change_check_interval_seconds",
+            "Seconds between change checks now: --change-interval, or longer while "
+            "--change-budget-percent slows them",
+            registry=r,
+        )
 
     # --- cycles -------------------------------------------------------------------------------
 
@@ -255,7 +271,7 @@ class Recorder:
         (the next full cycle clears it). Drift and last success are the full cycles' to say."""
         for result in RESULTS:
             self.reconciles.labels(app.app, result)
-        self.reconciles.labels(app.app, app_result(app)).inc()
+        self.reconciles.labels(app.app, app.result).inc()
         if app.plan.blocked:
             self.safety_blocked.labels(app.app).set(1)
         for outcome in app.report.outcomes if app.report is not None else ():
@@ -267,6 +283,12 @@ class Recorder:
         """The org's daily API requests used, from Salesforce's Sforce-Limit-Info header."""
         if limit > 0:
             self.api_usage.set(used / limit)
+
+    def change_check(self, calls: int, interval: float) -> None:
+        """A change check that sent `calls` requests to Salesforce; the checks' pace after it."""
+        self.change_checks.inc()
+        self.change_check_calls.inc(max(0, calls))
+        self.change_check_interval.set(interval)
 
     def policy_loaded(self, revision: str) -> None:
         """A policy loaded and validated; its revision replaces the previous one's series."""

@@ -43,6 +43,9 @@ CONTRACT = {
     "provisioner_rate_limited_total": {"target"},
     "provisioner_salesforce_api_usage_ratio": set(),
     "provisioner_change_latency_seconds": {"app", "kind"},
+    "provisioner_change_checks_total": set(),
+    "provisioner_change_check_calls_total": set(),
+    "provisioner_change_check_interval_seconds": set(),
 }
 
 
@@ -407,6 +410,18 @@ def test_change_latency_is_observed_by_app_and_kind_and_known_kinds_only() -> No
     assert value("provisioner_change_latency_seconds_bucket", {**ended, "le": "+Inf"}) == 1
     with pytest.raises(ValueError, match="unknown change kind 'deleted'"):
         recorder.change_confirmed("slack", "deleted", 1.0)
+
+
+def test_change_checks_show_their_cost_and_pace() -> None:
+    recorder = Recorder()
+    value = recorder.registry.get_sample_value
+    assert value("provisioner_change_checks_total") == 0
+    assert value("provisioner_change_check_calls_total") == 0
+    recorder.change_check(3, 2.0)
+    recorder.change_check(5, 26.0)
+    assert value("provisioner_change_checks_total") == 2
+    assert value("provisioner_change_check_calls_total") == 8
+    assert value("provisioner_change_check_interval_seconds") == 26
 
 
 def test_recorders_do_not_share_a_registry() -> None:
