@@ -44,6 +44,11 @@ class CycleReporter:
             detail=outcome.detail or None,
         )
 
+    def latency(self, measured: tuple[str, str, float] | None) -> None:
+        """A change confirmed in an app: (app, kind, seconds since the source made it)."""
+        if measured is not None:
+            self.recorder.change_confirmed(*measured)
+
     def failed(self, error: BaseException, *, stage: str, apps: Iterable[str], log: Any) -> None:
         """A cycle that failed as a whole: an error of every app, and why, in one log line."""
         now = time.time()

@@ -374,6 +374,7 @@ class Engine:
                     cycle.evaluation.users,
                     self.policy.sources[0].spec,
                 ),
+                users=cycle.scope,
             )
 
         async def one(app: AppCycle) -> AppCycle:

@@ -70,6 +70,7 @@ class CycleRecord:
         clock: Clock,
         retention_days: int = RETENTION_DAYS,
         access_ends: Mapping[SourceUserId, datetime.datetime] | None = None,
+        users: Iterable[SourceUserId] | None = None,
     ) -> None:
         self.journal = journal
         self.clock = clock
@@ -83,7 +84,12 @@ class CycleRecord:
                 "a later observation of the app shows whether it happened",
                 at=clock(),
             )
-        self.cycle_id = journal.start_cycle(trigger=trigger, revision=revision, at=clock())
+        self.cycle_id = journal.start_cycle(
+            trigger=trigger,
+            revision=revision,
+            at=clock(),
+            users=None if users is None else list(users),
+        )
 
     def intend(self, operation: Operation) -> int:
         record = record_of(operation, self.access_ends)

@@ -8,6 +8,7 @@ incremental read that lets the loop react in seconds; it cannot see a removed pe
 assignment (that leaves no timestamp) or a user who stopped matching `where`, which is why the
 full read stays the safety net. On REQUEST_LIMIT_EXCEEDED the source stops calling Salesforce
 for a back-off period and answers with an error at once; `api_usage` follows the limits header.
+`requests_sent` counts every request, and each `ChangedUsers` says what its check cost (`calls`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import httpx
 from controller.model import Quarantined, SourceRead, SourceUser
 from controller.policy.schema import SalesforceSpec
 from controller.sources.base import PERMISSION_SETS, quarantine
-from controller.sources.salesforce import records, soql
+from controller.sources.salesforce import calls, records, soql
 from controller.sources.salesforce.auth import (
     ClientCredentialsTokens,
     JwtBearerTokens,
@@ -99,6 +100,8 @@ class ChangedUsers:
     the newest change the check saw of theirs."""
     quarantined: tuple[Quarantined, ...] = ()
     """Changed users whose record cannot be a user: held, as a full read holds them."""
+    calls: int = 0
+    """HTTP requests this look sent to Salesforce (token requests too), failed ones included."""
 
     @property
     def ok(self) -> bool:
@@ -151,6 +154,11 @@ class SalesforceSource:
         """(used, max) daily API requests, as the last response's Sforce-Limit-Info said."""
         return None if self._client is None else self._client.api_usage
 
+    @property
+    def requests_sent(self) -> int:
+        """Every HTTP request sent to Salesforce so far, token requests included; only grows."""
+        return self._http.sent
+
     async def aclose(self) -> None:
         await self._http.aclose()
 
@@ -165,15 +173,18 @@ class SalesforceSource:
 
     async def changed_since(self, watermark: Watermark | None) -> ChangedUsers:
         """Users changed after `watermark`; None starts watching now (no users, the newest mark)."""
-        try:
-            if watermark is None:
-                return await self._guarded(self._start)
-            since = watermark
-            return await self._guarded(lambda client: self._changes(client, since))
-        except SalesforceError as error:
-            return ChangedUsers(
-                (), watermark or Watermark(NO_WATERMARK_AT), error=self._message(error)
-            )
+        with calls.tally() as sent:  # this task's requests only: not a full read running beside
+            try:
+                if watermark is None:
+                    changes = await self._guarded(self._start)
+                else:
+                    since = watermark
+                    changes = await self._guarded(lambda client: self._changes(client, since))
+            except SalesforceError as error:
+                changes = ChangedUsers(
+                    (), watermark or Watermark(NO_WATERMARK_AT), error=self._message(error)
+                )
+        return dataclasses.replace(changes, calls=sent.requests)
 
     # --- guarding: configuration, back-off, messages --------------------------------------------
 
