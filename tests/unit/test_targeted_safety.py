@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from controller import facts, targeted
-from controller.engine import Engine, load_policy
+from controller.connections import load_policy
+from controller.engine import Engine
 from controller.journal import Facts
 from controller.model import AccountId, AppName, ObservedAccount, ObservedApp, SourceRead
 from controller.operations import OpKind
