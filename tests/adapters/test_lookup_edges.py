@@ -152,6 +152,22 @@ async def test_a_lookup_pages_and_checks_like_a_listing(
     assert {page["filter"][0] for page in pages} == {'emails.value eq "SHARED@orion.example"'}
 
 
+async def test_a_wider_answer_is_narrowed_to_the_work_email_observe_reads(
+    scim_app: emulator.ScimApp, scim_reconciler: ScimReconciler
+) -> None:
+    emails = [
+        Email(value="ada@home.example", type=Email.Type.home),
+        Email(value="ada.old@orion.example", type=Email.Type.work),
+        Email(value="ada@orion.example", type=Email.Type.work, primary=True),
+    ]
+    scim_app.add(User[EnterpriseUser](user_name="ada", emails=emails))
+    (ada,) = (await scim_reconciler.observe()).accounts
+    assert ada.attributes["emails.work"] == "ada@orion.example"
+    assert await scim_reconciler.accounts_where("emails.work", "ADA@orion.example") == (ada,)
+    for other in ("ada@home.example", "ada.old@orion.example"):  # the server finds these too
+        assert await scim_reconciler.accounts_where("emails.work", other) == ()
+
+
 # --- Zendesk ----------------------------------------------------------------------------------
 
 
