@@ -12,7 +12,6 @@ import asyncio
 import dataclasses
 import datetime
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from controller import (
@@ -29,10 +28,10 @@ from controller import (
     targeted,
 )
 from controller.cycle import AppCycle, Cycle
-from controller.journal import AppResult, Facts, Journal
+from controller.journal import Facts, Journal
 from controller.model import AccountId, AppName, DesiredApp, ObservedApp, SourceRead, SourceUserId
 from controller.operations import Plan
-from controller.policy import Policy, loader
+from controller.policy import Policy
 from controller.sources import Source
 from reconcilers.base import Registry
 
@@ -44,42 +43,8 @@ def utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-def load_policy(
-    directory: Path,
-    *,
-    registry: Registry,
-    environ: Mapping[str, str],
-    revision: str | None = None,
-) -> Policy:
-    """Load and validate a policy against the attributes each registered app type supports."""
-    supported = {name: kind.supported_attributes for name, kind in registry.items()}
-    required = {name: kind.required_attributes for name, kind in registry.items()}
-    return loader.load_policy(
-        directory,
-        environ=environ,
-        supported_attributes=supported,
-        required_attributes=required,
-        cannot_delete=frozenset(name for name, kind in registry.items() if not kind.can_delete),
-        revision=revision,
-    )
-
-
 async def _ready(read: SourceRead) -> SourceRead:
     return read
-
-
-def _app_result(app: AppCycle, *, trusted: bool) -> AppResult:
-    report = app.report
-    return AppResult(
-        result=app.result,
-        planned=len(app.plan.operations),
-        succeeded=report.count(executor.SUCCESS) if report else 0,
-        failed=report.count(executor.ERROR) if report else 0,
-        blocked=len(app.plan.blocked),
-        # Under an untrusted read the planner holds every removal (rule 1), which no
-        # approval lifts; only a trusted read's held deprovisions are the limit's.
-        held_by_limit=sum(1 for op in app.plan.blocked if op.kind.destructive) if trusted else 0,
-    )
 
 
 class Engine:
@@ -363,18 +328,13 @@ class Engine:
         """
         record = None
         if self.journal is not None:
-            record = journaling.CycleRecord(
+            record = journaling.CycleRecord.of(
                 self.journal,
+                cycle,
                 trigger=trigger,
-                revision=cycle.revision,
+                spec=self.policy.sources[0].spec,
                 clock=utc_now,
                 retention_days=self.journal_retention_days,
-                access_ends=journaling.access_ends(
-                    cycle.source.users,
-                    cycle.evaluation.users,
-                    self.policy.sources[0].spec,
-                ),
-                users=cycle.scope,
             )
 
         async def one(app: AppCycle) -> AppCycle:
@@ -399,13 +359,7 @@ class Engine:
         source = self.policy.sources[0].name
         news = facts.learned(self._facts(), cycle, applied, source=source, now=self.clock())
         if record is not None:
-            record.close(
-                source_users=len(cycle.source.users),
-                source_active=cycle.evaluation.active_users,
-                source_error=cycle.source.error,
-                apps=((a.app, _app_result(a, trusted=cycle.verdict.trusted)) for a in applied),
-                facts=news,
-            )
+            record.close_cycle(cycle, applied, facts=news)
         else:
             self.remembered = self.remembered.merged(news)
         journaled = record.cycle_id if record is not None else None

@@ -76,6 +76,17 @@ class _Ids:
             self.groups[operation.group] = resource_id
 
 
+def _with_new_id(operation: Operation, resource_id: str | None) -> Operation:
+    """A create's outcome names what it created: the app's id of the new account or group."""
+    if resource_id is None:
+        return operation
+    if operation.kind is OpKind.CREATE:
+        return dataclasses.replace(operation, account_id=AccountId(resource_id))
+    if operation.kind is OpKind.CREATE_GROUP:
+        return dataclasses.replace(operation, group_id=resource_id)
+    return operation
+
+
 class Witness(Protocol):
     """Who must know of each operation before it is sent and of its outcome after (the
     journal): `intend` returns a token that `finish` is later given with the outcome."""
@@ -143,7 +154,7 @@ async def execute(
                     outcome = Outcome(resolved, ERROR, f"{type(error).__name__}: {error}")
                 else:
                     ids.learn(resolved, applied.resource_id)
-                    outcome = Outcome(resolved, SUCCESS)
+                    outcome = Outcome(_with_new_id(resolved, applied.resource_id), SUCCESS)
                 del in_flight[position]  # answered; a cancelled one stays for the deadline
         settle(position, outcome, token)
 

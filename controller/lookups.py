@@ -48,6 +48,9 @@ async def look_up(
         async with deadline:
             if remembered is None:
                 return await _listed(name, reconciler, want, match, scope, "no full listing yet")
+            if targeted.groups_missing(want, remembered.groups):  # never a group twice: look
+                why = "a group to grant is not in the last listing"
+                return await _listed(name, reconciler, want, match, scope, why)
             try:
                 accounts = await _accounts(reconciler, want, match, scope)
             except errors.LookupUnsupportedError as error:

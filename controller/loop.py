@@ -78,6 +78,8 @@ class Controller:
         self.keeper = keeper
         self._tasks: set[asyncio.Task[None]] = set()
         self._said_listed: set[tuple[str, str]] = set()
+        self._retry: targeted.Changes | None = None
+        """The targeted cycle in flight's changes: should it fail, a full cycle takes them."""
         self._engine: Engine | None = None
         self._journal: SqliteJournal | None = None
         self.watch = ChangeWatch(settings, recorder=recorder, log=log)
@@ -220,11 +222,15 @@ class Controller:
 
     async def _cycle_failed(self, error: BaseException, log: Any) -> None:
         policy = self.keeper.policy
+        retry, self._retry = self._retry, None
         try:
             apps = policy.apps if policy is not None else ()
             self.report.failed(error, stage=self._stage, apps=apps, log=log)
         finally:
             await self._forget()
+        if retry:  # a failed targeted cycle's users get a full cycle now, not at the schedule
+            self.watch.pending = retry.merged(self.watch.pending)
+            self.trigger(CHANGE)
 
     def _targeted(self, kinds: list[str], running: Engine, changes: targeted.Changes) -> bool:
         """Whether a targeted cycle can take `changes` on its own; otherwise a full cycle runs
@@ -246,6 +252,7 @@ class Controller:
         log = log.bind(revision=running.policy.revision)
         changes = self.watch.take()
         baseline = self._baseline if self._targeted(kinds, running, changes) else None
+        self._retry = changes if baseline is not None else None
         if baseline is not None:
             log = log.bind(targeted=True)
             log.info("cycle started", triggers=kinds, users=len(changes.ids))
@@ -278,6 +285,7 @@ class Controller:
             log.info("approval consumed", **approving.fields(taken))
         usage = getattr(running.source, "api_usage", None)
         elapsed = time.perf_counter() - started
+        self._retry = None
         if baseline is not None:
             self._baseline = baseline.after(cycle, changes)
             self.report.finished_targeted(cycle, elapsed=elapsed, log=log, api_usage=usage)

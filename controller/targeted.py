@@ -180,6 +180,9 @@ def _memberships(
     members = {group.id: set(group.members) for group in groups}
     names = {group.id: group.name for group in groups}
     for op in done:
+        if op.kind is OpKind.CREATE_GROUP and op.group_id is not None:
+            members.setdefault(op.group_id, set())
+            names[op.group_id] = op.group or op.group_id
         if op.kind not in executor.MEMBERSHIP or op.group_id is None or op.account_id is None:
             continue
         names.setdefault(op.group_id, op.group or op.group_id)
@@ -288,3 +291,14 @@ def belonging(
         if account.user_name.casefold() in folded or (email and str(email).casefold() in folded):
             found.setdefault(account.id, account)
     return tuple(found.values())
+
+
+def groups_missing(want: DesiredApp, groups: Iterable[ObservedGroup]) -> frozenset[str]:
+    """Managed groups the changed users are granted that the remembered listing lacks. A
+    targeted cycle would create them; it lists the app first, so that a group created since
+    (by a person, or by a create whose answer was lost) is found and not made twice."""
+    have = {group.name for group in groups}
+    granted = {
+        name for account in want.accounts.values() if account.active for name in account.groups
+    }
+    return frozenset(granted & want.managed_groups - have)

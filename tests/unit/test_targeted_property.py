@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, event, given, settings, target
 from hypothesis import strategies as st
 
 from controller import targeted
-from controller.engine import Engine, load_policy
+from controller.connections import load_policy
+from controller.engine import Engine
 from controller.journal import Facts
 from controller.model import (
     AccountId,

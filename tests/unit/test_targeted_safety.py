@@ -14,10 +14,18 @@ from pathlib import Path
 import pytest
 
 from controller import facts, targeted
-from controller.engine import Engine, load_policy
+from controller.connections import load_policy
+from controller.engine import Engine
 from controller.journal import Facts
-from controller.model import AccountId, AppName, ObservedAccount, ObservedApp, SourceRead
-from controller.operations import OpKind
+from controller.model import (
+    AccountId,
+    AppName,
+    ObservedAccount,
+    ObservedApp,
+    ObservedGroup,
+    SourceRead,
+)
+from controller.operations import Operation, OpKind
 from controller.sources.base import user_from_fields
 from reconcilers import REGISTRY
 from tests.unit.test_targeted_property import InMemoryApp
@@ -45,7 +53,7 @@ kind: AccessRule
 metadata: {name: everyone}
 spec:
   when: {department: [Engineering]}
-  grant: [{app: care}]
+  grant: [{app: care, groups: [eng]}]
 """
 CARE = AppName("care")
 USERS = [
@@ -86,17 +94,21 @@ def _leaving(*numbers: int) -> targeted.Changes:
     return targeted.Changes(users, {}, frozenset(users), {})
 
 
+def _removals(operations: tuple[Operation, ...]) -> list[OpKind]:
+    return [op.kind for op in operations if op.kind.destructive]
+
+
 def test_deprovisions_since_the_last_full_cycle_count_towards_the_limit(engine: Engine) -> None:
     baseline = _baseline(engine)
     first = asyncio.run(engine.plan_changed(_leaving(0, 1), baseline))
-    assert [op.kind for op in first.apps[0].plan.operations] == [OpKind.SUSPEND] * 2
+    assert _removals(first.apps[0].plan.operations) == [OpKind.SUSPEND] * 2
 
     applied = dataclasses.replace(
         baseline, apps={CARE: dataclasses.replace(baseline.apps[CARE], deprovisioned=2)}
     )
     second = asyncio.run(engine.plan_changed(_leaving(2), applied))
     plan = second.apps[0].plan
-    assert plan.operations == () and [op.kind for op in plan.blocked] == [OpKind.SUSPEND]
+    assert _removals(plan.operations) == [] and _removals(plan.blocked) == [OpKind.SUSPEND]
     assert "applied since the last full cycle" in (plan.blocked_reason or "")
 
 
@@ -107,8 +119,8 @@ def test_a_burst_of_leavers_over_targeted_cycles_trips_the_drop_guard(engine: En
     )  # two left in earlier targeted cycles: 20%, within maxActiveDropPercent 30
     cycle = asyncio.run(engine.plan_changed(_leaving(2, 3), earlier))
     assert not cycle.verdict.trusted and "dropped from 10 to 6" in (cycle.verdict.reason or "")
-    assert cycle.apps[0].plan.operations == ()
-    assert len(cycle.apps[0].plan.blocked) == 2
+    assert _removals(cycle.apps[0].plan.operations) == []
+    assert _removals(cycle.apps[0].plan.blocked) == [OpKind.SUSPEND] * 2
 
 
 def test_a_targeted_cycle_learns_no_source_size_and_forgets_only_what_it_saw(
@@ -119,3 +131,17 @@ def test_a_targeted_cycle_learns_no_source_size_and_forgets_only_what_it_saw(
     news = facts.learned(known, cycle, cycle.apps, source="org", now=NOW)
     assert news.trusted_active == {}
     assert set(news.suspended_since[CARE]) == {"care-5"}  # care-0 was seen active, care-5 not seen
+
+
+def test_a_group_missing_from_the_last_listing_is_looked_for_not_made_twice(engine: Engine) -> None:
+    baseline = _baseline(engine)  # the app had no groups when it was last listed
+    made_since = ObservedGroup("g-1", "eng", frozenset())  # by a person, or a lost answer
+    engine.reconcilers = {  # type: ignore[dict-item]
+        CARE: InMemoryApp(ObservedApp(CARE, ACCOUNTS, (made_since,)))
+    }
+    joiner = user_from_fields({**USERS[0].fields, "Id": "005JOINER000000000", "Username": "j@x"})
+    changes = targeted.Changes({joiner.id: joiner}, {}, frozenset({joiner.id}), {})
+    cycle = asyncio.run(engine.plan_changed(changes, baseline))
+    kinds = [(op.kind, op.group_id) for op in cycle.apps[0].plan.operations]
+    assert kinds == [(OpKind.CREATE, None), (OpKind.ADD_MEMBER, "g-1")]
+    assert engine.listed_whole == {CARE: "a group to grant is not in the last listing"}
