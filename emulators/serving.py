@@ -1,7 +1,8 @@
 """Serves any ASGI app (scim2-server, our emulators) with uvicorn on 127.0.0.1, in a thread.
 
 The demo and the tests need real servers over real sockets, started and stopped from a `with`
-block in the same process; this is the one place that knows how.
+block in the same process; this is the one place that knows how. Every app served here sits
+behind a `requests_log.RequestLog`, so a test can read what it was asked (`requests_log.at`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import uvicorn
+
+from emulators import requests_log
 
 ASGIApp = Callable[
     [
@@ -79,8 +82,9 @@ def serve(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
+    logged = requests_log.RequestLog(app)
     config = uvicorn.Config(
-        app,
+        logged,
         loop="asyncio",
         http="h11",
         ws="none",
@@ -96,7 +100,9 @@ def serve(
         if not server.ready.wait(STARTUP_TIMEOUT_SECONDS) or not server.started:
             raise RuntimeError(f"the server did not start on {host}:{bound_port}")
         scheme = "https" if ssl_certfile else "http"
-        yield f"{scheme}://{host}:{bound_port}"
+        root = f"{scheme}://{host}:{bound_port}"
+        with requests_log.serving(root, logged):
+            yield root
     finally:
         server.should_exit = True
         thread.join()

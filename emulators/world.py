@@ -19,13 +19,21 @@ from typing import Any
 import httpx
 import yaml
 
-from emulators import credentials, scim_app, serving
+from emulators import credentials, requests_log, scim_app, serving
 from emulators.atlassian import AtlassianApp, AtlassianSettings, make_atlassian_app, scim_base
 from emulators.salesforce import EmulatorSettings, Org, make_salesforce_app
 from emulators.slack import SlackApp, SlackSettings, make_slack_app
 from emulators.zendesk import ZendeskApp, ZendeskSettings, make_zendesk_app
 
 SEED = Path(__file__).resolve().parent / "seed" / "org.yaml"
+URLS = {
+    "salesforce": "SALESFORCE_INSTANCE_URL",
+    "slack": "SLACK_SCIM_URL",
+    "jira": "JIRA_SCIM_URL",
+    "zendesk": "ZENDESK_URL",
+    "carepoint": "CAREPOINT_SCIM_URL",
+}
+"""Each emulator by the name the example policy gives it, and the variable holding its URL."""
 CLIENT_ID = "3MVG9-provisioner-demo"
 INTEGRATION_USER = "integration@orion.example"
 DAILY_API_LIMIT = 5_000_000
@@ -48,6 +56,10 @@ class World:
     @property
     def salesforce_url(self) -> str:
         return self.environ["SALESFORCE_INSTANCE_URL"]
+
+    def requests(self, name: str) -> requests_log.RequestLog:
+        """What the emulator called `name` (a key of URLS) was asked, in order."""
+        return requests_log.at(self.environ[URLS[name]])
 
     def salesforce_id(self, email: str) -> str:
         """The Salesforce Id of a seeded user."""

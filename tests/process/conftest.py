@@ -57,6 +57,24 @@ def wait_for(condition: Callable[[], Any], what: str, bound: float = BOUND_SECON
     raise AssertionError(f"gave up waiting for {what}")
 
 
+def scrape(metrics_url: str, name: str, **labels: str) -> float | None:
+    """One series' value on a /metrics page; None when absent or the page cannot be read."""
+    try:
+        text = httpx.get(metrics_url, timeout=5).text
+    except httpx.HTTPError:
+        return None
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        series, _, value = line.rpartition(" ")
+        metric, _, rest = series.partition("{")
+        given = ",".join(sorted(rest.rstrip("}").split(","))) if rest else ""
+        if metric == name and given == wanted:
+            return float(value)
+    return None
+
+
 @dataclass
 class Running:
     process: subprocess.Popen[bytes]
@@ -83,20 +101,7 @@ class Running:
         self.process.send_signal(signum)
 
     def metric(self, name: str, **labels: str) -> float | None:
-        try:
-            text = httpx.get(self.metrics_url, timeout=5).text
-        except httpx.HTTPError:
-            return None
-        wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-        for line in text.splitlines():
-            if line.startswith("#"):
-                continue
-            series, _, value = line.rpartition(" ")
-            metric, _, rest = series.partition("{")
-            given = ",".join(sorted(rest.rstrip("}").split(","))) if rest else ""
-            if metric == name and given == wanted:
-                return float(value)
-        return None
+        return scrape(self.metrics_url, name, **labels)
 
     def cycles_finished(self) -> int:
         return len(self.events("cycle finished"))
