@@ -223,7 +223,9 @@ def foreign_writes(
 
 
 @contextlib.contextmanager
-def running(scratch: Path, policy: Path = POLICY) -> Iterator[ExampleRun]:
+def running(
+    scratch: Path, policy: Path = POLICY, extra: tuple[str, ...] = ()
+) -> Iterator[ExampleRun]:
     """The example world and `provisioner run` on it, its startup (full) cycle finished."""
     with example_world(scratch) as world:
         port = free_port()
@@ -231,7 +233,7 @@ def running(scratch: Path, policy: Path = POLICY) -> Iterator[ExampleRun]:
         command = [
             sys.executable, "-m", "controller", "run", "--policy", str(policy),
             "--state-dir", str(scratch / "state"), "--port", str(port),
-            "--interval", "3600", "--change-interval", "1", "--log-format", "json",
+            "--interval", "3600", "--change-interval", "1", "--log-format", "json", *extra,
         ]  # fmt: skip
         with log_path.open("wb") as log:
             process = subprocess.Popen(
