@@ -122,6 +122,7 @@ class Controller:
                 journal_retention_days=self.settings.journal_retention_days,
             )
             self.watch.forget()
+            self._said_listed.clear()  # said once per app and policy
             self.keeper.release_others()  # no run reads the old policy's files any more
         return self._engine
 
