@@ -35,7 +35,7 @@ import httpx
 import yaml
 
 from bench import synthetic
-from controller import engine, runtime
+from controller import connections, runtime
 from controller.engine import Engine
 from emulators.serving import free_port
 from reconcilers import REGISTRY
@@ -169,7 +169,7 @@ async def measure(users: int) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as scratch, scim_servers(3) as urls:
         endpoints = dict(zip(synthetic.APPS, urls, strict=True))
         directory = synthetic.write_policy(Path(scratch) / "policy", endpoints, users)
-        policy = engine.load_policy(directory, registry=REGISTRY, environ={})
+        policy = connections.load_policy(directory, registry=REGISTRY, environ={})
         counting = Counting()
         running = Engine(
             policy,

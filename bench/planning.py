@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from bench import synthetic
-from controller import engine, plan, runtime
+from controller import connections, plan, runtime
 from reconcilers import REGISTRY
 
 DRIFT_PERCENT = 1.0
@@ -30,7 +30,7 @@ def measure(users: int, *, deepdiff_always: bool) -> dict[str, float | int | str
     with tempfile.TemporaryDirectory() as scratch:
         endpoints = {app: f"http://127.0.0.1:1/{app}" for app in synthetic.APPS}
         directory = synthetic.write_policy(Path(scratch), endpoints, users=0)
-        policy = engine.load_policy(directory, registry=REGISTRY, environ={})
+        policy = connections.load_policy(directory, registry=REGISTRY, environ={})
     read = synthetic.source_read(users)
     wants = synthetic.evaluation(policy, read).apps
     observed = {

@@ -22,6 +22,7 @@ from pydantic import TypeAdapter
 from controller import (
     approve_command,
     approving,
+    connections,
     diff_command,
     engine,
     errors,
@@ -80,7 +81,7 @@ def _load_or_exit(directory: Path) -> Policy:
     """The policy under `directory`, named by its commit when it is exactly one; else exit 1."""
     try:
         revision = DirectoryFeed(directory, os.environ).latest().revision
-        return engine.load_policy(
+        return connections.load_policy(
             directory, registry=REGISTRY, environ=os.environ, revision=revision
         )
     except errors.PolicyError as error:

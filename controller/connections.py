@@ -10,10 +10,11 @@ apart from the engine, which only runs cycles over what is built here.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from controller.model import AppName
-from controller.policy import Policy
+from controller.policy import Policy, loader
 from controller.policy.schema import ConnectedAppSpec
 from reconcilers.base import AppConnection, AppReconciler, ReconcilerKind, Registry
 from reconcilers.throttle import Throttle, WriteRate
@@ -68,3 +69,23 @@ def build(
         )
         reconcilers[name] = kind.factory(connection)
     return reconcilers, setup_errors
+
+
+def load_policy(
+    directory: Path,
+    *,
+    registry: Registry,
+    environ: Mapping[str, str],
+    revision: str | None = None,
+) -> Policy:
+    """Load and validate a policy against the attributes each registered app type supports."""
+    supported = {name: kind.supported_attributes for name, kind in registry.items()}
+    required = {name: kind.required_attributes for name, kind in registry.items()}
+    return loader.load_policy(
+        directory,
+        environ=environ,
+        supported_attributes=supported,
+        required_attributes=required,
+        cannot_delete=frozenset(name for name, kind in registry.items() if not kind.can_delete),
+        revision=revision,
+    )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from controller import desired, executor, guard
 from controller.executor import MEMBERSHIP, SUCCESS
-from controller.model import AccountId, AppName, ObservedApp, SourceRead
+from controller.model import AccountId, AppName, ObservedApp, SourceRead, SourceUserId
 from controller.operations import DriftKind, OpKind, Orphan, Plan
 
 IN_SYNC, CHANGES, WITHHELD, REMOVALS_WITHHELD = (
@@ -103,6 +103,10 @@ class Cycle:
     apps: tuple[AppCycle, ...]
     journal_cycle_id: int | None = None
     """The journal's id of this cycle once applied with a journal; None before, or without."""
+    scope: frozenset[SourceUserId] | None = None
+    """A targeted cycle's changed users (issue 16): only they were read, looked up and planned,
+    so what it says of drift, orphans or the source's size is about them alone. None: a full
+    cycle."""
 
     @property
     def source_complete(self) -> bool:

@@ -44,6 +44,11 @@ class CycleReporter:
             detail=outcome.detail or None,
         )
 
+    def latency(self, measured: tuple[str, str, float] | None) -> None:
+        """A change confirmed in an app: (app, kind, seconds since the source made it)."""
+        if measured is not None:
+            self.recorder.change_confirmed(*measured)
+
     def failed(self, error: BaseException, *, stage: str, apps: Iterable[str], log: Any) -> None:
         """A cycle that failed as a whole: an error of every app, and why, in one log line."""
         now = time.time()
@@ -94,6 +99,44 @@ class CycleReporter:
                 observe_only=app.observe_only,
             )
         log.info("cycle finished", seconds=round(elapsed, 3), in_sync=cycle.in_sync)
+        self.progressed()
+
+    def finished_targeted(
+        self,
+        cycle: Cycle,
+        *,
+        elapsed: float,
+        log: Any,
+        api_usage: tuple[int, int] | None = None,
+    ) -> None:
+        """A targeted cycle that ran to its end. It saw only the changed users, so it counts
+        its apps' results and operations, and flags a hold, but leaves the org-wide figures
+        (drift, source size, last success, app health) to the full cycles."""
+        if api_usage is not None:
+            self.recorder.record_api_usage(*api_usage)
+        scope = cycle.scope or frozenset()
+        for held in cycle.evaluation.quarantined:
+            if held.source_id in scope:
+                log.warning(
+                    "source record quarantined", user=held.who, field=held.field, error=held.message
+                )
+        if not cycle.verdict.trusted:
+            log.warning("source not trusted: nothing deprovisioned", reason=cycle.verdict.reason)
+        for app in cycle.apps:
+            self.recorder.record_targeted(app)
+            report = app.report
+            log.info(
+                "app reconciled",
+                app=app.app,
+                ok=app.result != "error",
+                error=app.plan.error,
+                operations=len(app.plan.operations),
+                blocked=len(app.plan.blocked),
+                blocked_reason=app.plan.blocked_reason,
+                failed=report.count("error") if report else 0,
+                observe_only=app.observe_only,
+            )
+        log.info("cycle finished", seconds=round(elapsed, 3), users=len(scope))
         self.progressed()
 
     @staticmethod

@@ -23,8 +23,9 @@ from typing import Any
 import typer
 
 from controller import render, service
+from controller.connections import load_policy
 from controller.cycle import Cycle
-from controller.engine import Engine, load_policy
+from controller.engine import Engine
 from controller.settings import LoopSettings
 from emulators.world import World, example_world
 from reconcilers import REGISTRY

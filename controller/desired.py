@@ -35,6 +35,8 @@ from controller.policy.schema import ConnectedAppSpec, SourceSpec, When
 ROLE = "role"
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T")
+_END_DATE_PASSED = re.compile(r"\S+ \d{4}-\d{2}-\d{2} has passed")
+"""How `user_state` says an access end date passed; the journal keeps it as the reason."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,12 @@ def as_date(value: Any) -> datetime.date | None:
     except ValueError:
         pass
     raise ValueError(f"{value!r} is not an ISO date (YYYY-MM-DD)")
+
+
+def end_date_passed(reason: str) -> bool:
+    """Whether a reason (a user state's, or a deprovision's made from it) is that the user's
+    access end date passed, rather than a deactivation or a freeze."""
+    return _END_DATE_PASSED.match(reason) is not None
 
 
 def user_state(user: SourceUser, spec: SourceSpec, today: datetime.date) -> UserState:

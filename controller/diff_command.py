@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from controller import engine, errors, journal, policy_diff
+from controller import connections, errors, journal, policy_diff
 from controller.cycle import Cycle
 from controller.engine import Engine
 from controller.journal import legacy
@@ -41,7 +41,9 @@ def _export(repository: Path, ref: str, path: str, scratch: Path, label: str) ->
     folder = git.export(repository, commit, path, scratch / label, os.environ)
     revision = git.last_change(repository, commit, path, os.environ)[:12]
     try:
-        return engine.load_policy(folder, registry=REGISTRY, environ=os.environ, revision=revision)
+        return connections.load_policy(
+            folder, registry=REGISTRY, environ=os.environ, revision=revision
+        )
     except errors.PolicyError as error:
         shown = [line.replace(str(folder), f"{label} ({ref})") for line in error.errors]
         raise errors.PolicyError(shown) from None

@@ -12,7 +12,6 @@ import asyncio
 import dataclasses
 import datetime
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from controller import (
@@ -23,14 +22,16 @@ from controller import (
     facts,
     guard,
     journaling,
+    lookups,
     plan,
     sources,
+    targeted,
 )
 from controller.cycle import AppCycle, Cycle
-from controller.journal import AppResult, Facts, Journal
-from controller.model import AccountId, AppName, DesiredApp, ObservedApp, SourceRead
+from controller.journal import Facts, Journal
+from controller.model import AccountId, AppName, DesiredApp, ObservedApp, SourceRead, SourceUserId
 from controller.operations import Plan
-from controller.policy import Policy, loader
+from controller.policy import Policy
 from controller.sources import Source
 from reconcilers.base import Registry
 
@@ -42,42 +43,8 @@ def utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-def load_policy(
-    directory: Path,
-    *,
-    registry: Registry,
-    environ: Mapping[str, str],
-    revision: str | None = None,
-) -> Policy:
-    """Load and validate a policy against the attributes each registered app type supports."""
-    supported = {name: kind.supported_attributes for name, kind in registry.items()}
-    required = {name: kind.required_attributes for name, kind in registry.items()}
-    return loader.load_policy(
-        directory,
-        environ=environ,
-        supported_attributes=supported,
-        required_attributes=required,
-        cannot_delete=frozenset(name for name, kind in registry.items() if not kind.can_delete),
-        revision=revision,
-    )
-
-
 async def _ready(read: SourceRead) -> SourceRead:
     return read
-
-
-def _app_result(app: AppCycle, *, trusted: bool) -> AppResult:
-    report = app.report
-    return AppResult(
-        result=app.result,
-        planned=len(app.plan.operations),
-        succeeded=report.count(executor.SUCCESS) if report else 0,
-        failed=report.count(executor.ERROR) if report else 0,
-        blocked=len(app.plan.blocked),
-        # Under an untrusted read the planner holds every removal (rule 1), which no
-        # approval lifts; only a trusted read's held deprovisions are the limit's.
-        held_by_limit=sum(1 for op in app.plan.blocked if op.kind.destructive) if trusted else 0,
-    )
 
 
 class Engine:
@@ -117,6 +84,8 @@ class Engine:
         )
         self.apps = [AppName(name) for name in policy.apps if not only or name in only]
         self.kinds = {name: registry[policy.apps[name].type] for name in self.apps}
+        self.listed_whole: dict[AppName, str] = {}
+        """Apps the last targeted cycle listed whole instead of looking up, and why."""
         self.reconcilers, self.setup_errors = connections.build(
             policy, self.apps, registry=registry, environ=environ, http_hooks=hooks
         )
@@ -156,28 +125,48 @@ class Engine:
         trusted: bool,
         now: datetime.datetime,
         release: guard.Release | None = None,
+        scoped: targeted.Scoped | None = None,
     ) -> AppCycle:
+        """One app's plan, guarded; `scoped` limits it to a targeted cycle's users."""
         spec = self.policy.apps[want.app]
         want = dataclasses.replace(want, source_complete=want.source_complete and trusted)
-        shape = self.kinds[want.app].shape
-        shaped: tuple[str, ...] = ()
-        if shape is not None:
-            want, shaped = shape(want)
+        want, shaped = self._shaped(want, scoped)
         life = plan.Lifecycle(spec.deprovision, self._suspensions(want.app), now)
-        planned = plan.compute(want, seen, match=spec.match, prune=spec.prune, lifecycle=life)
+        planned = plan.compute(
+            want,
+            seen,
+            match=spec.match,
+            prune=spec.prune,
+            lifecycle=life,
+            prune_unlinked=scoped is None,
+        )
         if shaped:
             planned = dataclasses.replace(planned, notes=(*shaped, *planned.notes))
         if planned.error is None:
             planned = guard.hold_deprovisions(
                 planned,
-                accounts=len(seen.accounts),
+                accounts=len(seen.accounts) if scoped is None else scoped.accounts,
                 safety=spec.safety,
                 release=guard.FLAG_RELEASE if self.allow_deprovisions else release,
+                already=0 if scoped is None else scoped.already,
             )
         managed = frozenset(
             a.id for a in seen.accounts if spec.prune or a.external_id in want.known_source_ids
         )
         return AppCycle(want.app, planned, seen, managed, observe_only=spec.mode == "observe")
+
+    def _shaped(
+        self, want: DesiredApp, scoped: targeted.Scoped | None
+    ) -> tuple[DesiredApp, tuple[str, ...]]:
+        """`want` as the app's rules shape it (Slack's unique names), with its notes. A
+        targeted cycle's users are shaped beside everyone else's, as a full cycle would."""
+        shape = self.kinds[want.app].shape
+        if shape is None:
+            return want, ()
+        if scoped is None:
+            return shape(want)
+        shaped, notes = shape(targeted.in_context(want, scoped.context, scoped.users))
+        return targeted.only(shaped, scoped.users), notes
 
     def _plan_app_alone(self, want: DesiredApp, seen: ObservedApp, **options: Any) -> AppCycle:
         """`_plan_app`, where an exception is this app's plan error and no other app's."""
@@ -250,6 +239,74 @@ class Engine:
         )
         return Cycle(self.policy.revision, read, evaluation, verdict, cycles)
 
+    async def plan_changed(
+        self,
+        changes: targeted.Changes,
+        baseline: targeted.Baseline,
+        *,
+        approved: Mapping[AppName, guard.Release] | None = None,
+    ) -> Cycle:
+        """A targeted cycle's plan: only the changed users, read by the change check, looked
+        up in each app and planned against `baseline` (see `controller.targeted`)."""
+        approved = approved or {}
+        self.known = self._facts()
+        now = self.clock()
+        source = self.policy.sources[0]
+        read = targeted.scoped_read(source.name, changes, baseline, now)
+        evaluation = desired.evaluate(self.policy, read, now=now)
+        verdict = targeted.judge(
+            baseline, changes, evaluation, source.spec, accept_drop=self.allow_deprovisions
+        )
+        scope = changes.ids
+        found = await asyncio.gather(
+            *(self._look_up(evaluation.apps[name], baseline, scope) for name in self.apps)
+        )
+        self.listed_whole = {
+            name: each.why_listed
+            for name, each in zip(self.apps, found, strict=True)
+            if each.why_listed is not None
+        }
+        apps = []
+        for name, each in zip(self.apps, found, strict=True):
+            remembered = baseline.apps.get(name)
+            scoped = targeted.Scoped(
+                scope,
+                context=remembered.desired if remembered else {},
+                accounts=each.listed or (remembered.accounts if remembered else 0),
+                already=remembered.deprovisioned if remembered else 0,
+            )
+            apps.append(
+                self._plan_app_alone(
+                    evaluation.apps[name],
+                    each.observed,
+                    trusted=verdict.trusted,
+                    now=now,
+                    release=approved.get(name),
+                    scoped=scoped,
+                )
+            )
+        return Cycle(self.policy.revision, read, evaluation, verdict, tuple(apps), scope=scope)
+
+    async def _look_up(
+        self, want: DesiredApp, baseline: targeted.Baseline, scope: frozenset[SourceUserId]
+    ) -> lookups.Found:
+        name = want.app
+        if name in self.setup_errors:
+            return lookups.Found(ObservedApp(name, (), (), error=self.setup_errors[name]))
+        remembered = baseline.apps.get(name)
+        context = remembered.desired if remembered else {}
+        shaped, _ = self._shaped(want, targeted.Scoped(scope, context, 0, 0))
+        spec = self.policy.apps[name]
+        return await lookups.look_up(
+            name,
+            self.reconcilers[name],
+            shaped,
+            match=spec.match,
+            scope=scope,
+            remembered=remembered,
+            seconds=spec.limits.observe_seconds,
+        )
+
     async def plan(self, *, approved: Mapping[AppName, guard.Release] | None = None) -> Cycle:
         """Read, evaluate, observe, plan and guard every app; writes nothing anywhere."""
         # The facts are read afresh (in plan_observed): a long-lived engine must not act on
@@ -271,17 +328,13 @@ class Engine:
         """
         record = None
         if self.journal is not None:
-            record = journaling.CycleRecord(
+            record = journaling.CycleRecord.of(
                 self.journal,
+                cycle,
                 trigger=trigger,
-                revision=cycle.revision,
+                spec=self.policy.sources[0].spec,
                 clock=utc_now,
                 retention_days=self.journal_retention_days,
-                access_ends=journaling.access_ends(
-                    cycle.source.users,
-                    cycle.evaluation.users,
-                    self.policy.sources[0].spec,
-                ),
             )
 
         async def one(app: AppCycle) -> AppCycle:
@@ -306,13 +359,7 @@ class Engine:
         source = self.policy.sources[0].name
         news = facts.learned(self._facts(), cycle, applied, source=source, now=self.clock())
         if record is not None:
-            record.close(
-                source_users=len(cycle.source.users),
-                source_active=cycle.evaluation.active_users,
-                source_error=cycle.source.error,
-                apps=((a.app, _app_result(a, trusted=cycle.verdict.trusted)) for a in applied),
-                facts=news,
-            )
+            record.close_cycle(cycle, applied, facts=news)
         else:
             self.remembered = self.remembered.merged(news)
         journaled = record.cycle_id if record is not None else None

@@ -65,4 +65,3 @@ class IncompleteListingError(AppError):
 class LookupUnsupportedError(AppError):
     """The app cannot find accounts by this attribute faithfully (no such filter, or one that
     may miss an account the full listing would show): the caller lists the app instead."""
-

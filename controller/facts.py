@@ -23,7 +23,12 @@ def learned(
     known: Facts, cycle: Cycle, applied: Iterable[AppCycle], *, source: str, now: datetime.datetime
 ) -> Facts:
     """The facts `cycle` replaces: its source's size when trusted, and every app's suspensions."""
-    trusted = {source: cycle.evaluation.active_users} if cycle.verdict.trusted else {}
+    # A targeted cycle read a few users: their count says nothing of the source's size.
+    trusted = (
+        {source: cycle.evaluation.active_users}
+        if cycle.verdict.trusted and cycle.scope is None
+        else {}
+    )
     return Facts(
         trusted,
         {app.app: suspensions(known.suspended_since.get(app.app, {}), app, now) for app in applied},
@@ -47,8 +52,11 @@ def suspensions(
         inactive: set[str] = {a.id for a in observed.accounts if not a.active}
         for seen in (inactive & app.managed) - since.keys():
             since[seen] = now
-        for gone in since.keys() - inactive:
-            del since[gone]
+        gone = since.keys() - inactive
+        if observed.scope is not None:  # a targeted look saw only the changed users' accounts
+            gone &= {a.id for a in observed.accounts}
+        for forgotten in gone:
+            del since[forgotten]
     for outcome in app.report.outcomes if app.report else ():
         account: str | None = outcome.operation.account_id
         if outcome.result != executor.SUCCESS or account is None:

@@ -79,16 +79,21 @@ def judge_source(
     return SourceVerdict(True)
 
 
-def deprovision_limit_exceeded(count: int, accounts: int, safety: SafetySpec) -> str | None:
-    """The limit `count` deprovisions break in an app of `accounts` accounts, in words."""
-    if count > safety.max_deprovisions_per_run:
+def deprovision_limit_exceeded(
+    count: int, accounts: int, safety: SafetySpec, *, already: int = 0
+) -> str | None:
+    """The limit `count` deprovisions break in an app of `accounts` accounts, in words; with
+    `already` applied by targeted cycles since the last full one, which count towards it."""
+    total = count + already
+    what = f"{total} deprovisions ({already} of them applied since the last full cycle)"
+    if not already:
+        what = f"{count} deprovisions"
+    if total > safety.max_deprovisions_per_run:
+        return f"{what} exceed maxDeprovisionsPerRun {safety.max_deprovisions_per_run}"
+    percent = total * 100 / max(accounts, 1)
+    if total >= safety.min_deprovisions_for_percent and percent > safety.max_deprovisions_percent:
         return (
-            f"{count} deprovisions exceed maxDeprovisionsPerRun {safety.max_deprovisions_per_run}"
-        )
-    percent = count * 100 / max(accounts, 1)
-    if count >= safety.min_deprovisions_for_percent and percent > safety.max_deprovisions_percent:
-        return (
-            f"{count} deprovisions of {accounts} accounts ({percent:.1f}%) exceed "
+            f"{what} of {accounts} accounts ({percent:.1f}%) exceed "
             f"maxDeprovisionsPercent {safety.max_deprovisions_percent:g}%"
         )
     return None
@@ -100,8 +105,12 @@ def hold_deprovisions(
     accounts: int,
     safety: SafetySpec,
     release: Release | None = None,
+    already: int = 0,
 ) -> Plan:
     """The plan with every suspend and delete held when there are too many for one run.
+
+    `already` is what targeted cycles applied since the last full cycle: a run's limit is
+    the same whether its leavers came in one full cycle or in several targeted ones.
 
     Creates, updates and memberships still proceed. `release` is the operator's one-time
     override (the flag, or an approval of at most so many); the plan then says it was used, and
@@ -109,7 +118,7 @@ def hold_deprovisions(
     fewer than are planned now releases nothing: the batch grew since it was reviewed.
     """
     destructive = [op for op in plan.operations if op.kind.destructive]
-    reason = deprovision_limit_exceeded(len(destructive), accounts, safety)
+    reason = deprovision_limit_exceeded(len(destructive), accounts, safety, already=already)
     if reason is None:
         return plan
     if release is not None and release.at_most is not None and len(destructive) > release.at_most:

@@ -93,7 +93,7 @@ def access_removal(
 
     For every person deactivated, frozen or past their access end date whom the controller
     deprovisioned in the period: the latency from the change in Salesforce to each app's
-    suspension, with the median and the slowest cases. Example:
+    suspension, each app's p50, p95 and maximum, and the slowest cases. Example:
     `provisioner report access-removal --since 90d --format csv > leavers.csv`.
     """
     window = _window(since)

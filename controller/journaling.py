@@ -14,6 +14,7 @@ import datetime
 from collections.abc import Callable, Iterable, Mapping
 
 from controller import desired, executor
+from controller.cycle import AppCycle, Cycle
 from controller.desired import UserState
 from controller.journal import AppResult, Facts, Journal, OperationRecord
 from controller.model import SourceUser, SourceUserId
@@ -70,6 +71,7 @@ class CycleRecord:
         clock: Clock,
         retention_days: int = RETENTION_DAYS,
         access_ends: Mapping[SourceUserId, datetime.datetime] | None = None,
+        users: Iterable[SourceUserId] | None = None,
     ) -> None:
         self.journal = journal
         self.clock = clock
@@ -83,7 +85,35 @@ class CycleRecord:
                 "a later observation of the app shows whether it happened",
                 at=clock(),
             )
-        self.cycle_id = journal.start_cycle(trigger=trigger, revision=revision, at=clock())
+        self.cycle_id = journal.start_cycle(
+            trigger=trigger,
+            revision=revision,
+            at=clock(),
+            users=None if users is None else list(users),
+        )
+
+    @classmethod
+    def of(
+        cls,
+        journal: Journal,
+        cycle: Cycle,
+        *,
+        trigger: str,
+        spec: SourceSpec,
+        clock: Clock,
+        retention_days: int = RETENTION_DAYS,
+    ) -> CycleRecord:
+        """The record of applying `cycle`: its trigger, its revision, when each user it
+        deprovisions lost access at the source, and a targeted cycle's users."""
+        return cls(
+            journal,
+            trigger=trigger,
+            revision=cycle.revision,
+            clock=clock,
+            retention_days=retention_days,
+            access_ends=access_ends(cycle.source.users, cycle.evaluation.users, spec),
+            users=cycle.scope,
+        )
 
     def intend(self, operation: Operation) -> int:
         record = record_of(operation, self.access_ends)
@@ -92,6 +122,16 @@ class CycleRecord:
     def finish(self, token: int, outcome: executor.Outcome) -> None:
         error = outcome.detail or None if outcome.result != executor.SUCCESS else None
         self.journal.finish(token, status=outcome.result, error=error, at=self.clock())
+
+    def close_cycle(self, cycle: Cycle, applied: Iterable[AppCycle], *, facts: Facts) -> None:
+        """End the applied `cycle`: the source's counts and each app's result, with `facts`."""
+        self.close(
+            source_users=len(cycle.source.users),
+            source_active=cycle.evaluation.active_users,
+            source_error=cycle.source.error,
+            apps=((app.app, app_result(app, trusted=cycle.verdict.trusted)) for app in applied),
+            facts=facts,
+        )
 
     def close(
         self,
@@ -113,3 +153,18 @@ class CycleRecord:
             facts=facts,
         )
         self.journal.prune(before=self.clock() - self.retention)
+
+
+def app_result(app: AppCycle, *, trusted: bool) -> AppResult:
+    """One app's line in the journal's record of a cycle."""
+    report = app.report
+    return AppResult(
+        result=app.result,
+        planned=len(app.plan.operations),
+        succeeded=report.count(executor.SUCCESS) if report else 0,
+        failed=report.count(executor.ERROR) if report else 0,
+        blocked=len(app.plan.blocked),
+        # Under an untrusted read the planner holds every removal (rule 1), which no
+        # approval lifts; only a trusted read's held deprovisions are the limit's.
+        held_by_limit=sum(1 for op in app.plan.blocked if op.kind.destructive) if trusted else 0,
+    )

@@ -29,16 +29,17 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from controller import approving
+from controller import approving, change_latency, change_watch, targeted
+from controller.change_watch import ChangeWatch
 from controller.cycle_report import CycleReporter
 from controller.engine import Engine, utc_now
 from controller.executor import Outcome
 from controller.http import Health
 from controller.journal import SqliteJournal, for_writing, legacy
 from controller.metrics import Recorder
+from controller.operations import OpKind
 from controller.policy_keeper import PolicyKeeper
 from controller.settings import LoopSettings
-from controller.sources import Watermark
 from reconcilers.base import Registry
 
 SCHEDULE, SIGNAL, CHANGE, STARTUP, POLICY = "schedule", "signal", "change", "startup", "policy"
@@ -76,9 +77,12 @@ class Controller:
         self._cycles = itertools.count(1)
         self.keeper = keeper
         self._tasks: set[asyncio.Task[None]] = set()
+        self._said_listed: set[tuple[str, str]] = set()
         self._engine: Engine | None = None
         self._journal: SqliteJournal | None = None
-        self._watermark: Watermark | None = None
+        self.watch = ChangeWatch(settings, recorder=recorder, log=log)
+        self._baseline: targeted.Baseline | None = None
+        """The last trusted full cycle's view, which targeted cycles plan against."""
         self._stage = "starting"
         """What the cycle in flight is doing, for the log line should it fail."""
         self.report = CycleReporter(recorder, health)
@@ -115,7 +119,7 @@ class Controller:
                 journal=self._journal,
                 journal_retention_days=self.settings.journal_retention_days,
             )
-            self._watermark = None
+            self.watch.forget()
             self.keeper.release_others()  # no run reads the old policy's files any more
         return self._engine
 
@@ -134,7 +138,8 @@ class Controller:
         them afresh from the files as they are then (a fixed or removed file included)."""
         engine, self._engine = self._engine, None
         journal, self._journal = self._journal, None
-        self._watermark = None
+        self.watch.forget()
+        self._baseline = None  # the next change runs a full cycle, which makes a new one
         try:
             if engine is not None:
                 await engine.__aexit__(None, None, None)
@@ -221,22 +226,50 @@ class Controller:
         finally:
             await self._forget()
 
+    def _targeted(self, kinds: list[str], running: Engine, changes: targeted.Changes) -> bool:
+        """Whether a targeted cycle can take `changes` on its own; otherwise a full cycle runs
+        (and takes them too: it reads the whole source after they were reported)."""
+        baseline = self._baseline
+        return (
+            kinds == [CHANGE]
+            and bool(changes)
+            and baseline is not None
+            and baseline.revision == running.policy.revision
+            and len(changes.ids) <= targeted.MAX_USERS
+        )
+
     async def _cycle(self, kinds: list[str], log: Any) -> None:
         self._stage = "building the engine"
         running = await self._current_engine()
         self._stage = "asking the source what changed"
-        await self._start_watching(running)
+        await self.watch.start(running)
         log = log.bind(revision=running.policy.revision)
-        log.info("cycle started", triggers=kinds)
+        changes = self.watch.take()
+        baseline = self._baseline if self._targeted(kinds, running, changes) else None
+        if baseline is not None:
+            log = log.bind(targeted=True)
+            log.info("cycle started", triggers=kinds, users=len(changes.ids))
+        else:
+            log.info("cycle started", triggers=kinds)
         started = time.perf_counter()
+        measure: list[change_latency.ChangeLatency] = []
 
         def on_outcome(outcome: Outcome) -> None:
             self.report.operation(outcome, log)
+            if measure and outcome.operation.kind is not OpKind.DELETE:  # after a grace period
+                self.report.latency(measure[0].confirmed(outcome, utc_now()))
 
         self._stage = "reading and planning"
         approved = approving.pending(self._journal, now=utc_now())  # `provisioner approve`
-        planned = await running.plan(approved=approving.grants(approved))
+        grants = approving.grants(approved)
+        if baseline is not None:
+            planned = await running.plan_changed(changes, baseline, approved=grants)
+            for app, why in running.listed_whole.items():
+                self._listed_whole(app, why, log)
+        else:
+            planned = await running.plan(approved=grants)
         self.report.progressed()  # read and planned: the apply's own deadline starts afresh
+        measure.append(change_watch.latency(planned, changes, running))
         claimed = approving.claim(self._journal, planned, approved, now=utc_now())
         self._stage = "applying and journaling"
         cycle = await running.apply(planned, on_outcome=on_outcome, trigger="+".join(kinds)[:32])
@@ -245,39 +278,23 @@ class Controller:
             log.info("approval consumed", **approving.fields(taken))
         usage = getattr(running.source, "api_usage", None)
         elapsed = time.perf_counter() - started
-        self.report.finished(cycle, elapsed=elapsed, log=log, api_usage=usage)
+        if baseline is not None:
+            self._baseline = baseline.after(cycle, changes)
+            self.report.finished_targeted(cycle, elapsed=elapsed, log=log, api_usage=usage)
+        else:
+            self._baseline = targeted.Baseline.of(cycle)
+            self.report.finished(cycle, elapsed=elapsed, log=log, api_usage=usage)
 
-    async def _start_watching(self, running: Engine) -> None:
-        """Mark where the source's changes start being news, before a run reads the source:
-        a change made while the run is under way is then found by the next check. (Marked
-        after the run, a leaver deactivated mid-run waited for the next full reconcile.)"""
-        if self._watermark is None and hasattr(running.source, "changed_since"):
-            try:
-                async with asyncio.timeout(running.policy.sources[0].spec.read_seconds):
-                    changes = await running.source.changed_since(None)
-            except TimeoutError:  # the read has its own deadline; watching starts next time
-                self.log.warning("change check failed", error="no answer within readSeconds")
-                return
-            if changes.ok:
-                self._watermark = changes.watermark
+    def _listed_whole(self, app: str, why: str, log: Any) -> None:
+        """Say once per app and policy that a targeted cycle listed it whole, and why."""
+        if (app, why) not in self._said_listed:
+            self._said_listed.add((app, why))
+            log.warning("app listed whole for changed users", app=app, reason=why)
 
     async def _check_changes(self) -> None:
-        """Ask the source what changed; reconcile at once when anyone did."""
-        running = self._engine
-        if running is None or self._watermark is None or self._running or self._pending:
-            return
-        try:
-            async with asyncio.timeout(running.policy.sources[0].spec.read_seconds):
-                changes = await running.source.changed_since(self._watermark)  # type: ignore[attr-defined]
-        except TimeoutError:
-            self.log.warning("change check failed", error="no answer within readSeconds")
-            return
-        if not changes.ok:
-            self.log.warning("change check failed", error=changes.error)
-            return
-        self._watermark = changes.watermark
-        if changes.users:
-            self.log.info("source changed", users=len(changes.users))
+        """Ask the source what changed; when anyone did, a targeted cycle for them runs at
+        once, or right after the cycle in flight (checks go on during cycles)."""
+        if self._engine is not None and await self.watch.check(self._engine):
             self.trigger(CHANGE)
 
     # --- lifecycle ----------------------------------------------------------------------------

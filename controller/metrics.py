@@ -16,11 +16,8 @@ the controller began watching it, so an app that never succeeds still ages into 
 from __future__ import annotations
 
 import collections
-import time
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
 
-import httpx
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -30,8 +27,9 @@ from prometheus_client import (
     generate_latest,
 )
 
-from controller import executor
+from controller import change_latency, executor
 from controller.cycle import AppCycle, Cycle
+from controller.http_metrics import EventHook, HttpMetrics
 from controller.operations import DriftKind, OpKind
 
 SUCCESS, ERROR, BLOCKED = "success", "error", "blocked"
@@ -42,17 +40,8 @@ TRIGGERS = ("schedule", "signal", "change", "startup", "policy")
 SALESFORCE = "salesforce"
 RECONCILE_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 """Seconds: a quiet pass takes under a second, a first sync of a big app several minutes."""
-HTTP_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
-STARTED = "provisioner.started"
-"""The request extension where the request hook leaves its perf_counter() start."""
-LIMIT_EXCEEDED = b"REQUEST_LIMIT_EXCEEDED"
-
-EventHook = Callable[..., Any]
-
-
-def app_result(app: AppCycle) -> str:
-    """blocked | error | success: how `provisioner_reconcile_total` labels one app's run."""
-    return app.result
+CHANGE_LATENCY_BUCKETS = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600)
+"""Seconds from a change at the source to the app: seconds when targeted, up to an hour."""
 
 
 class Recorder:
@@ -141,25 +130,10 @@ class Recorder:
             "Unix time the last trigger was handled",
             registry=r,
         )
-        self.http_requests = Counter(
-            "provisioner_http_requests_total",
-            "HTTP requests to apps and the source, by status code ('error': no response)",
-            ["target", "method", "code"],
-            registry=r,
-        )
-        self.http_duration = Histogram(
-            "provisioner_http_request_duration_seconds",
-            "HTTP request duration",
-            ["target"],
-            buckets=HTTP_BUCKETS,
-            registry=r,
-        )
-        self.rate_limited = Counter(
-            "provisioner_rate_limited_total",
-            "Requests refused for rate or API limits (429, REQUEST_LIMIT_EXCEEDED)",
-            ["target"],
-            registry=r,
-        )
+        self.http = HttpMetrics(r)
+        self.http_requests = self.http.requests
+        self.http_duration = self.http.duration
+        self.rate_limited = self.http.rate_limited
         self.cycle_progress = Gauge(
             "provisioner_last_cycle_progress_timestamp_seconds",
             "Unix time the loop last got work done: started, ran a cycle to its end (whatever "
@@ -171,10 +145,33 @@ class Recorder:
             "Share of the Salesforce org's daily API requests used",
             registry=r,
         )
+        self.change_latency = Histogram(
+            "provisioner_change_latency_seconds",
+            "From a user's change at the source (or access end date) to the app confirming it",
+            ["app", "kind"],
+            buckets=CHANGE_LATENCY_BUCKETS,
+            registry=r,
+        )
         self._revision: str | None = None
         self._watched: set[str] = set()
         for kind in TRIGGERS:
             self.triggers.labels(kind)
+        self.change_checks = Counter(
+            "provisioner_change_checks_total",
+            "Checks of the source for changes (Salesforce: a few API calls each)",
+            registry=r,
+        )
+        self.change_check_calls = Counter(
+            "provisioner_change_check_calls_total",
+            "Salesforce API calls the change checks sent, token requests included",
+            registry=r,
+        )
+        self.change_check_interval = Gauge(
+            "provisioner_change_check_interval_seconds",
+            "Seconds between change checks now: --change-interval, or longer while "
+            "--change-budget-percent slows them",
+            registry=r,
+        )
 
     # --- cycles -------------------------------------------------------------------------------
 
@@ -205,12 +202,15 @@ class Recorder:
     def watching(self, *, apps: Iterable[str], sources: Iterable[str], now: float) -> None:
         """The apps and sources of a policy just loaded: each app's reconciles at 0 for every
         result, its last success at `now` until it has one (the alerts see it age from the
-        start), and each source's read errors at 0 (the first failed read is an increase)."""
+        start), its change latency empty for every kind, and each source's read errors at 0
+        (the first failed read is an increase)."""
         for source in sources:
             self.source_errors.labels(source)
         for app in apps:
             for result in RESULTS:
                 self.reconciles.labels(app, result)
+            for kind in change_latency.KINDS:
+                self.change_latency.labels(app, kind)
             if app not in self._watched:
                 self._watched.add(app)
                 self.last_success.labels(app).set(now)
@@ -227,6 +227,15 @@ class Recorder:
                 self.reconciles.labels(app, result)
             self.reconciles.labels(app, ERROR).inc()
 
+    def change_confirmed(self, app: str, kind: str, seconds: float) -> None:
+        """An app confirmed a user's change `seconds` after the source made it: what
+        `change_latency.ChangeLatency.confirmed` returns. kind: joiner | leaver | mover |
+        end_date."""
+        if kind not in change_latency.KINDS:
+            known = ", ".join(change_latency.KINDS)
+            raise ValueError(f"unknown change kind {kind!r}; expected one of {known}")
+        self.change_latency.labels(app, kind).observe(seconds)
+
     def _record_app(
         self,
         app: AppCycle,
@@ -239,7 +248,7 @@ class Recorder:
         self._watched.add(name)  # its last success is its own from now on
         for result in RESULTS:
             self.reconciles.labels(name, result)
-        result = app_result(app)
+        result = app.result  # blocked | error | success
         self.reconciles.labels(name, result).inc()
         if duration is not None:
             self.duration.labels(name).observe(duration)
@@ -257,12 +266,29 @@ class Recorder:
         for outcome in app.report.outcomes if app.report is not None else ():
             self.operations.labels(name, outcome.operation.kind.value, outcome.result).inc()
 
+    def record_targeted(self, app: AppCycle) -> None:
+        """One app's part of a targeted cycle: its result and operations; a hold flags the app
+        (the next full cycle clears it). Drift and last success are the full cycles' to say."""
+        for result in RESULTS:
+            self.reconciles.labels(app.app, result)
+        self.reconciles.labels(app.app, app.result).inc()
+        if app.plan.blocked:
+            self.safety_blocked.labels(app.app).set(1)
+        for outcome in app.report.outcomes if app.report is not None else ():
+            self.operations.labels(app.app, outcome.operation.kind.value, outcome.result).inc()
+
     # --- policy, source budget, triggers ------------------------------------------------------
 
     def record_api_usage(self, used: int, limit: int) -> None:
         """The org's daily API requests used, from Salesforce's Sforce-Limit-Info header."""
         if limit > 0:
             self.api_usage.set(used / limit)
+
+    def change_check(self, calls: int, interval: float) -> None:
+        """A change check that sent `calls` requests to Salesforce; the checks' pace after it."""
+        self.change_checks.inc()
+        self.change_check_calls.inc(max(0, calls))
+        self.change_check_interval.set(interval)
 
     def policy_loaded(self, revision: str) -> None:
         """A policy loaded and validated; its revision replaces the previous one's series."""
@@ -291,48 +317,12 @@ class Recorder:
     # --- HTTP ---------------------------------------------------------------------------------
 
     def http_hooks(self, target: str) -> dict[str, list[EventHook]]:
-        """httpx `event_hooks` counting and timing every request to `target`.
-
-        `target` is an app's name or "salesforce". Besides httpx's "request" and "response"
-        hooks, the "error" hook takes the exception of a request that got no response
-        (`httpx.RequestError`); httpx ignores that key, so our clients pass httpx only
-        "request" and "response" and call "error" hooks themselves where they catch it.
-        """
-        self.rate_limited.labels(target)
-
-        async def on_request(request: httpx.Request) -> None:
-            request.extensions[STARTED] = time.perf_counter()
-
-        async def on_response(response: httpx.Response) -> None:
-            request = response.request
-            self._observe(target, request)
-            self.http_requests.labels(target, request.method, str(response.status_code)).inc()
-            if response.status_code == 429 or (
-                response.status_code == 403 and LIMIT_EXCEEDED in await response.aread()
-            ):
-                self.rate_limited.labels(target).inc()
-
-        def on_error(error: Exception) -> None:
-            try:
-                request = error.request if isinstance(error, httpx.RequestError) else None
-            except RuntimeError:  # raised before a request existed
-                request = None
-            if request is None:
-                self.http_error(target, "unknown")
-                return
-            self._observe(target, request)
-            self.http_error(target, request.method)
-
-        return {"request": [on_request], "response": [on_response], "error": [on_error]}
+        """httpx `event_hooks` counting and timing every request to `target` (`HttpMetrics`)."""
+        return self.http.hooks(target)
 
     def http_error(self, target: str, method: str) -> None:
         """A request to `target` that got no response (connect failure, timeout, reset)."""
-        self.http_requests.labels(target, method, "error").inc()
-
-    def _observe(self, target: str, request: httpx.Request) -> None:
-        started = request.extensions.get(STARTED)
-        if isinstance(started, float):
-            self.http_duration.labels(target).observe(time.perf_counter() - started)
+        self.http.error(target, method)
 
     # --- exposition ---------------------------------------------------------------------------
 

@@ -169,6 +169,9 @@ class ObservedApp:
     groups: tuple[ObservedGroup, ...]
     error: str | None = None
     """Set when the listing failed or was cut short: then nothing destructive is planned."""
+    scope: frozenset[SourceUserId] | None = None
+    """Set by a targeted cycle: only the accounts that may be these users' were looked up (and
+    `groups` are remembered, not listed). None: the app was listed whole."""
 
     @property
     def ok(self) -> bool:

@@ -268,10 +268,13 @@ def compute(
     match: Sequence[str],
     prune: bool = False,
     lifecycle: Lifecycle | None = None,
+    prune_unlinked: bool = True,
 ) -> Plan:
     """The plan that converges one app. Pure: same inputs, same plan.
 
-    With `prune`, orphans are deprovisioned too; otherwise they are only reported.
+    With `prune`, orphans are deprovisioned too; otherwise they are only reported. Without
+    `prune_unlinked` (a targeted cycle, which sees only some users) an orphan with no
+    externalId is never pruned: a user it did not look at may yet adopt it.
     """
     if not observed.ok:
         return Plan(desired.app, (), {}, error=f"could not observe the app: {observed.error}")
@@ -288,7 +291,8 @@ def compute(
         builder.unwanted(account)
     if prune:
         for orphan in sorted(links.orphans, key=lambda a: a.user_name):
-            builder.deprovision(orphan, None, "orphan: no source user, and the app prunes")
+            if prune_unlinked or orphan.external_id:
+                builder.deprovision(orphan, None, "orphan: no source user, and the app prunes")
     builder.missing_groups()
     builder.drift[DriftKind.ORPHANED] = len(links.orphans)
     notes: list[str] = []

@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from controller import engine
+from controller import connections
 from controller import logging as logs
 from controller.errors import PolicyError
 from controller.http import Health
@@ -84,7 +84,7 @@ class PolicyKeeper:
     async def _load(self, checkout: Checkout) -> bool:
         try:
             policy = await asyncio.to_thread(
-                engine.load_policy,
+                connections.load_policy,
                 checkout.directory,
                 registry=self.registry,
                 environ=self.environ,

@@ -60,6 +60,9 @@ def run(
     change_interval: Annotated[
         float, setting_option("change_interval_seconds")
     ] = DEFAULTS.change_interval_seconds,
+    change_budget_percent: Annotated[
+        float, setting_option("change_budget_percent")
+    ] = DEFAULTS.change_budget_percent,
     shutdown_grace: Annotated[
         float, setting_option("shutdown_grace_seconds")
     ] = DEFAULTS.shutdown_grace_seconds,
@@ -96,6 +99,7 @@ def run(
         interval_seconds=interval,
         jitter_seconds=jitter,
         change_interval_seconds=change_interval,
+        change_budget_percent=change_budget_percent,
         shutdown_grace_seconds=shutdown_grace,
         journal_retention_days=journal_retention_days,
         lock_timeout_seconds=lock_timeout,

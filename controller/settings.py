@@ -94,7 +94,23 @@ class LoopSettings:
         15.0,
         "--change-interval",
         "Seconds between asking the source what changed (Salesforce only: 3 API calls when "
-        "nothing did). A change reconciles at once.",
+        "nothing did), or longer when --change-budget-percent says so. A change reconciles at "
+        "once.",
+    )
+    change_budget_percent: float = setting(
+        10.0,
+        "--change-budget-percent",
+        "Most of the Salesforce org's daily API allowance, in percent, that the change checks "
+        "may spend (every integration of the org shares it). A check costs 3 calls when nothing "
+        "changed and 2 more per 200 changed users. The checks run every --change-interval "
+        "unless their average cost at that pace would pass this share of the allowance (read "
+        "from Salesforce's Sforce-Limit-Info header); then they run every cost x 86,400 / "
+        "(share x allowance) seconds, rounded up to whole --change-interval steps: 10% of "
+        "100,000 calls a day turns 2 s into 26 s. Past 90% of the allowance used they slow "
+        "further, to once an hour when none is left. A change of pace is logged (`change checks "
+        "paced`) and shown on /metrics.",
+        min=0.1,
+        max=100.0,
     )
     shutdown_grace_seconds: float = setting(
         60.0,

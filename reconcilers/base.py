@@ -60,7 +60,9 @@ class AppReconciler(Protocol):
         ...
 
 
-LOOKUP_ATTRIBUTES = ("externalId", "userName", "emails.work")
+EXTERNAL_ID = "externalId"
+EMAIL = "emails.work"
+LOOKUP_ATTRIBUTES = (EXTERNAL_ID, USER_NAME, EMAIL)
 """What a targeted cycle looks accounts up by: the source user Id the controller writes as the
 account's externalId, and the two names `match` may adopt an unlinked account by."""
 
@@ -80,6 +82,27 @@ class AccountLookup(Protocol):
         `LookupUnsupportedError` when the app cannot filter faithfully by `attribute`, and
         another `controller.errors.AppError` when the request fails."""
         ...
+
+
+def account_matches(account: ObservedAccount, attribute: str, value: str) -> bool:
+    """PURE: whether `account` answers to `value` as `AccountLookup.accounts_where` means it.
+
+    Every lookup filters what its app returned through this, so a looser server (a filter
+    that ignores case, a search that matches in part) never widens the result.
+    """
+    if attribute == EXTERNAL_ID:
+        return bool(value) and account.external_id == value
+    if attribute == USER_NAME:
+        return account.user_name.casefold() == value.casefold()
+    email = account.attributes.get(check_lookup(attribute))
+    return bool(email) and str(email).casefold() == value.casefold()
+
+
+def check_lookup(attribute: str) -> str:
+    """`attribute`, when accounts are looked up by it; a ValueError (a caller's bug) if not."""
+    if attribute not in LOOKUP_ATTRIBUTES:
+        raise ValueError(f"accounts are looked up by {', '.join(LOOKUP_ATTRIBUTES)}: {attribute!r}")
+    return attribute
 
 
 ReconcilerFactory = Callable[[AppConnection], AppReconciler]

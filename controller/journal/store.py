@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,7 +32,16 @@ from controller.operations import Change
 
 
 class Journal(Protocol):
-    def start_cycle(self, *, trigger: str, revision: str, at: datetime.datetime) -> int: ...
+    def start_cycle(
+        self,
+        *,
+        trigger: str,
+        revision: str,
+        at: datetime.datetime,
+        users: Sequence[str] | None = None,
+    ) -> int:
+        """Open a cycle; `users` are a targeted cycle's (None for a full cycle)."""
+        ...
 
     def end_cycle(
         self,
@@ -91,8 +100,20 @@ class SqliteJournal:
     def close(self) -> None:
         self.engine.dispose()
 
-    def start_cycle(self, *, trigger: str, revision: str, at: datetime.datetime) -> int:
-        values = {"started_at": naive_utc(at), "trigger": trigger, "revision": revision}
+    def start_cycle(
+        self,
+        *,
+        trigger: str,
+        revision: str,
+        at: datetime.datetime,
+        users: Sequence[str] | None = None,
+    ) -> int:
+        values = {
+            "started_at": naive_utc(at),
+            "trigger": trigger,
+            "revision": revision,
+            "users": None if users is None else json.dumps(sorted(users)),
+        }
         with self.engine.begin() as connection:
             result = connection.execute(sa.insert(tables.cycles).values(**values))
         return _new_id(result)

@@ -38,6 +38,8 @@ cycles = Table(
     Column("source_users", Integer),
     Column("source_active", Integer),
     Column("source_error", Text),
+    Column("users", Text),
+    # A targeted cycle's users (issue 16): a JSON list of source user Ids; null for a full cycle.
 )
 
 cycle_apps = Table(

@@ -15,7 +15,7 @@ from typing import Any
 from starlette.datastructures import URL, QueryParams
 from starlette.responses import Response
 
-from emulators.zendesk import errors, paging, users
+from emulators.zendesk import errors, paging, search, users
 from emulators.zendesk.groups import parse_membership
 from emulators.zendesk.store import Store
 
@@ -65,6 +65,12 @@ class Api:
             ),
         )
         return respond(paging.page(call.url, query, found, "users"))
+
+    def search_users(self, call: Call) -> Response:
+        """Search Users: by `query` (a subset of the search syntax) or `external_id`."""
+        found = search.finder(call.query.get("query"), call.query.get("external_id"))
+        users_found = self.store.search_users(call.base, found)
+        return respond(paging.offset_page(call.url, call.query, users_found, "users"))
 
     def show_user(self, call: Call) -> Response:
         return respond({"user": self.store.get_user(call.base, call.ids[0])})
@@ -174,6 +180,7 @@ ROUTES: list[tuple[str, tuple[str, ...], Callable[[Api, Call], Response]]] = [
     ("GET", ("users",), Api.list_users),
     ("POST", ("users",), Api.create_user),
     ("POST", ("users", "create_or_update"), Api.upsert_user),
+    ("GET", ("users", "search"), Api.search_users),
     ("GET", ("users", "#"), Api.show_user),
     ("PUT", ("users", "#"), Api.update_user),
     ("DELETE", ("users", "#"), Api.delete_user),

@@ -60,7 +60,7 @@ def page(url: URL, query: Mapping[str, str], records: Sequence[Record], key: str
     """The page of `records` (in id order) the query asks for, as a response body."""
     if any(name in query for name in (_SIZE, _AFTER, _BEFORE)):
         return _cursor_page(url, query, records, key)
-    return _offset_page(url, query, records, key)
+    return offset_page(url, query, records, key)
 
 
 def _cursor_page(
@@ -101,7 +101,7 @@ def _cursor_page(
     }
 
 
-def _offset_page(
+def offset_page(
     url: URL, query: Mapping[str, str], records: Sequence[Record], key: str
 ) -> dict[str, Any]:
     number = max(1, _integer(query, "page", 1))

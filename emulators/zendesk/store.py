@@ -144,6 +144,11 @@ class Store:
             and (custom_role_id is None or user.custom_role_id == custom_role_id)
         ]
 
+    def search_users(self, base: str, found: Callable[[User], bool]) -> list[dict[str, Any]]:
+        """The live users `found` keeps (a search's finder), in id order."""
+        with self.lock:
+            return [user.render(base) for user in self._live() if found(user)]
+
     def all_users(self, base: str, *, include_deleted: bool) -> list[dict[str, Any]]:
         with self.lock:
             return [u.render(base) for u in self._users.values() if include_deleted or u.active]

@@ -8,6 +8,10 @@ generic client and reconciler drive it. What differs, and how it is met:
   the API: policy may not ask to delete (`can_delete=False`); suspension is PATCH active=false.
 - Pages hold at most 100 users, sorting is unsupported (the ServiceProviderConfig says so, and
   the client pages in the server's order), filters are a single `eq`: listings use none.
+- That `eq` works on `externalId` and `userName` only, so a targeted cycle looks accounts up by
+  those. By work email it cannot: no filter reaches emails, and userName is often the email
+  but need not be, so any stand-in could miss an account the listing shows. A lookup by
+  `emails.work` raises `LookupUnsupportedError`, and the caller lists the directory instead.
 - displayName is required; users can only be created on verified email domains, and a name or
   email that exists is a 409, reported for that one operation.
 - A group whose name clashes with an org group is a 409; renaming groups is unsupported.
@@ -15,10 +19,13 @@ generic client and reconciler drive it. What differs, and how it is met:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 from controller.model import USER_NAME
 from reconcilers.base import ReconcilerKind
 from reconcilers.scim import ScimReconciler
-from reconcilers.scim.mapping import EMAIL
+from reconcilers.scim.mapping import EMAIL, LOOKUP_PATHS
 
 SUPPORTED_ATTRIBUTES = frozenset(
     {
@@ -36,8 +43,17 @@ SUPPORTED_ATTRIBUTES = frozenset(
 )
 """The profile attributes Atlassian's directory lets a provisioning client update."""
 
+
+class AtlassianReconciler(ScimReconciler):
+    """The SCIM reconciler, looking users up only by the two attributes Atlassian filters on."""
+
+    lookup_paths: ClassVar[Mapping[str, str]] = {
+        attribute: path for attribute, path in LOOKUP_PATHS.items() if attribute != EMAIL
+    }
+
+
 KIND = ReconcilerKind(
-    factory=ScimReconciler,
+    factory=AtlassianReconciler,
     supported_attributes=SUPPORTED_ATTRIBUTES,
     required_attributes=frozenset({USER_NAME, EMAIL, "displayName"}),
     max_page_size=100,
@@ -45,4 +61,4 @@ KIND = ReconcilerKind(
     batches_members=True,
 )
 
-__all__ = ["KIND", "SUPPORTED_ATTRIBUTES"]
+__all__ = ["KIND", "SUPPORTED_ATTRIBUTES", "AtlassianReconciler"]

@@ -116,8 +116,11 @@ class ScimClient:
     async def delete(self, path: str) -> None:
         await self.request("DELETE", path)
 
-    async def list_all(self, path: str, model: type[ResourceT]) -> list[ResourceT]:
-        """Every resource at `path`, page by page; a listing that does not add up raises."""
+    async def list_all(
+        self, path: str, model: type[ResourceT], *, scim_filter: str | None = None
+    ) -> list[ResourceT]:
+        """Every resource at `path` (that `scim_filter` keeps), page by page; a listing that
+        does not add up raises."""
         config = await self.get_config()
         sort = config.sort is not None and bool(config.sort.supported)
         listing = _Listing(path, page_size=self._page_size, max_pages=self._max_pages)
@@ -126,10 +129,32 @@ class ScimClient:
                 "startIndex": len(listing.found) + 1,
                 "count": self._page_size,
             }
+            if scim_filter is not None:
+                params["filter"] = scim_filter
             if sort:  # a stable order, so concurrent writes cannot shift pages (scim2-server)
                 params["sortBy"] = "meta.created"
             listing.add(await self._page(path, params, model))
         return listing.found
+
+    async def search(self, path: str, model: type[ResourceT], scim_filter: str) -> list[ResourceT]:
+        """Every resource at `path` that `scim_filter` keeps, paged and bounded as a listing.
+
+        A server that says it cannot filter, or refuses this filter (400: RFC 7644's
+        invalidFilter, Slack's invalid_filter; 501: not implemented), raises
+        `LookupUnsupportedError`, so that the caller lists instead.
+        """
+        config = await self.get_config()
+        where = f"GET {path}?filter={scim_filter}"
+        if config.filter is not None and not config.filter.supported:
+            raise errors.LookupUnsupportedError(f"{where}: the app does not support filters")
+        try:
+            return await self.list_all(path, model, scim_filter=scim_filter)
+        except errors.BadRequestError as refused:
+            raise errors.LookupUnsupportedError(str(refused), status=refused.status) from None
+        except errors.TransientError as failed:
+            if failed.status != 501:
+                raise
+            raise errors.LookupUnsupportedError(str(failed), status=501) from None
 
     async def _page(
         self, path: str, params: Mapping[str, Any], model: type[ResourceT]

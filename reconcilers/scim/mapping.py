@@ -10,6 +10,7 @@ never mutates what it is given. Invalid values (an email the models reject) rais
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,7 +27,8 @@ from scim2_models import (
     User,
 )
 
-from controller.model import AccountId, ObservedAccount, ObservedGroup
+from controller.model import USER_NAME, AccountId, ObservedAccount, ObservedGroup
+from reconcilers.base import EXTERNAL_ID
 
 ScimUser = User[EnterpriseUser]
 UserPatch = PatchOperation[ScimUser]
@@ -56,6 +58,23 @@ _ENTERPRISE = {
 
 SUPPORTED_ATTRIBUTES: frozenset[str] = frozenset({*_CORE, *_NAME, *_ENTERPRISE, EMAIL, ROLE})
 """The flat attribute names a policy may set on a SCIM app."""
+
+
+LOOKUP_PATHS: Mapping[str, str] = {
+    EXTERNAL_ID: "externalId",
+    USER_NAME: "userName",
+    EMAIL: "emails.value",
+}
+"""The SCIM attribute each lookup filters on. Work emails by `emails.value`: RFC 7644's filter
+grammar has no `emails[type eq "work"].value` (that is a PATCH path), and the valuePath form
+`emails[type eq "work" and value eq ...]` is rarer among servers. Any email matching is a
+superset of the work email the mapping reads, and every lookup is narrowed to that afterwards."""
+
+
+def equals_filter(path: str, value: str) -> str:
+    """`path eq "value"` with the value as a JSON string (RFC 7644 3.4.2.2): quotes,
+    backslashes and control characters escaped, anything else sent as it is."""
+    return f"{path} eq {json.dumps(value, ensure_ascii=False)}"
 
 
 def describe(error: Exception) -> str:

@@ -4,19 +4,25 @@ It sequences calls and nothing more: `mapping` builds and reads every payload, `
 them and turns failures into `controller.errors`. Observation never raises; a listing that
 failed or did not add up comes back as an `ObservedApp` with `error` set, so the planner holds
 anything destructive. Any SCIM app with no quirks of its own is driven by this class directly.
+
+A targeted cycle finds one person's accounts (`accounts_where`) with one `eq` filter on /Users
+(`mapping.LOOKUP_PATHS`), paged and bounded like a listing and mapped as `observe` maps, then
+narrowed by `account_matches`. A server that cannot filter says so (its ServiceProviderConfig,
+a 400 or a 501), and the lookup raises `LookupUnsupportedError`: the caller lists instead.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 from scim2_models import Group, PatchOp
 
 from controller import errors
-from controller.model import AccountId, ObservedApp
+from controller.model import AccountId, ObservedAccount, ObservedApp
 from controller.operations import Applied, Operation, OpKind
-from reconcilers.base import AppConnection
+from reconcilers.base import AppConnection, account_matches, check_lookup
 from reconcilers.members import MemberBatches
 from reconcilers.scim import mapping
 from reconcilers.scim.client import ScimClient
@@ -32,7 +38,10 @@ def _required(value: str | None, what: str, operation: Operation) -> str:
 
 
 class ScimReconciler:
-    """An `AppReconciler` for an app that speaks plain SCIM 2.0 (RFC 7643/7644)."""
+    """An `AppReconciler` and `AccountLookup` for an app that speaks plain SCIM 2.0."""
+
+    lookup_paths: ClassVar[Mapping[str, str]] = mapping.LOOKUP_PATHS
+    """The SCIM attribute each lookup filters on; an app without one cannot look up by it."""
 
     def __init__(self, connection: AppConnection, *, client: ScimClient | None = None) -> None:
         self.app = connection.app
@@ -72,6 +81,23 @@ class ScimReconciler:
             message = f"GET {USERS}, {GROUPS}: {mapping.describe(error)}"
             return ObservedApp(self.app, (), (), error=message)
         return ObservedApp(self.app, accounts, observed_groups)
+
+    async def accounts_where(self, attribute: str, value: str) -> tuple[ObservedAccount, ...]:
+        """The accounts `observe` would list whose `attribute` is `value`: one filtered, paged
+        GET /Users, mapped as `observe` maps, narrowed by `account_matches`."""
+        path = self.lookup_paths.get(check_lookup(attribute))
+        if path is None:
+            raise errors.LookupUnsupportedError(f"{self.app} cannot filter users by {attribute}")
+        if not value:
+            return ()  # no account has an empty userName, externalId or email
+        scim_filter = mapping.equals_filter(path, value)
+        users = await self._client.search(USERS, mapping.ScimUser, scim_filter)
+        try:
+            accounts = [mapping.observed_account(user) for user in users]
+        except ValueError as error:
+            where = f"GET {USERS}?filter={scim_filter}"
+            raise errors.StalledError(f"{where}: {mapping.describe(error)}") from None
+        return tuple(account for account in accounts if account_matches(account, attribute, value))
 
     async def apply(self, operation: Operation) -> Applied:
         """Carry out one operation, or raise one of `controller.errors`."""

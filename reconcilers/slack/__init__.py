@@ -7,6 +7,9 @@ What differs from plain SCIM, and where it is handled:
   `active=false` by PATCH, as for any SCIM app, and a returning user is reactivated.
 - Emails are unique across active and deactivated users: the example policy matches on email,
   so a returning person's deactivated account is linked and reactivated, never re-created.
+- Lookups use one `eq` filter on userName, externalId or emails.value, as identity providers
+  send them (Slack leaves its v2 filters undocumented, reference B1). A userName is looked
+  up as given and matched ignoring case; the account holds the shaped name (`naming`).
 - `count` at most 1000; JSON as `application/json`; one write per user or group at a time
   (`members` batches a group's membership changes into one PATCH); per-endpoint limits of 180
   writes a minute in bursts of 20, with 429 and Retry-After.

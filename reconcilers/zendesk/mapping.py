@@ -11,6 +11,7 @@ account stays, as a returning user needs it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeGuard
 
@@ -22,6 +23,10 @@ ROLES = frozenset({"end-user", "agent", "admin"})
 SUPPORTED_ATTRIBUTES = frozenset({USER_NAME, DISPLAY_NAME, ROLE})
 CustomRoles = Mapping[int, str]
 """custom_role_id -> name, as GET /api/v2/custom_roles lists them."""
+NO_EMAIL = "zendesk-user-"
+"""The userName of a user without an email is this and the user's id."""
+_NO_EMAIL = re.compile(re.escape(NO_EMAIL) + r"([0-9]{1,19})")
+_UNSEARCHABLE = re.compile(r'["\s\x00-\x1f\x7f]')
 
 
 class UnknownRoleError(ValueError):
@@ -79,7 +84,7 @@ def observed_account(user: Mapping[str, Any], custom_roles: CustomRoles) -> Obse
     if not is_id(user_id):
         raise ValueError(f"a user without a numeric id: id={user_id!r}")
     listed = user.get("email")
-    email = listed if isinstance(listed, str) and listed else f"zendesk-user-{user_id}"
+    email = listed if isinstance(listed, str) and listed else f"{NO_EMAIL}{user_id}"
     custom = user.get("custom_role_id")
     role = custom_roles.get(custom, str(custom)) if isinstance(custom, int) else user.get("role")
     external_id = user.get("external_id")
@@ -90,6 +95,29 @@ def observed_account(user: Mapping[str, Any], custom_roles: CustomRoles) -> Obse
         external_id=external_id if isinstance(external_id, str) and external_id else None,
         attributes={USER_NAME: email.lower(), DISPLAY_NAME: user.get("name"), ROLE: role},
     )
+
+
+def user_record(body: Any) -> dict[str, Any]:
+    """GET /users/{id} as the user's record; `ValueError` for any other shape."""
+    user = body.get("user") if isinstance(body, Mapping) else None
+    if not isinstance(user, dict) or not is_id(user.get("id")):
+        raise ValueError("no user with a numeric id")
+    return user
+
+
+def no_email_user_id(user_name: str) -> int | None:
+    """The id in `user_name` if it is the one `observed_account` gives a user without email."""
+    found = _NO_EMAIL.fullmatch(user_name.casefold())
+    return int(found[1]) if found else None
+
+
+def email_query(email: str) -> str | None:
+    """Search syntax for users with this email, or None where the syntax cannot say it: it
+    quotes a value in double quotes and documents no escape, so a value holding a double
+    quote, a space or a control character has no faithful query."""
+    if not email or _UNSEARCHABLE.search(email):
+        return None
+    return f'email:"{email}"'
 
 
 def _role_fields(role: Any, custom_roles: CustomRoles) -> dict[str, Any]:

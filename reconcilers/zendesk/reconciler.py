@@ -5,6 +5,21 @@ create retried after a crash updates the account it already made instead of maki
 Suspension sets `suspended`, never deletes. Group memberships are only for agents and admins;
 Zendesk names a membership by its own id, learnt while observing, so removing one needs no
 extra lookup in the usual case (and otherwise a complete, bounded listing of the user's).
+
+One person's accounts are looked up (`accounts_where`) with Zendesk's documented means:
+- externalId: List Users' own `external_id` filter, the listing `observe` reads, cursor-paged.
+- userName, which is the primary email (lower-cased): Search Users, `query=email:"..."`, on
+  one page of 100 (more is not a lookup: `LookupUnsupportedError`). Zendesk indexes users
+  for search and documents that a new or changed one can take "up to a few minutes" to be
+  found; until then a lookup may miss it. Only an account nobody linked is found this way
+  (linked ones go by externalId), and a create for its email is `create_or_update`, which
+  updates that account rather than adding a second. An email the search syntax cannot quote
+  raises `LookupUnsupportedError`. A user without email is `zendesk-user-<id>`: read by id.
+- emails.work: no Zendesk account has one (its email is its userName), so that lookup is
+  always empty; `match: email` also compares the email with userName (`controller.matching`).
+Results map exactly as `observe` maps them, then `account_matches` narrows them: Zendesk
+compares external ids ignoring case, the controller does not. A custom role the cached names
+do not know is read afresh; a renamed one shows its old name until the next `observe`.
 """
 
 from __future__ import annotations
@@ -13,9 +28,9 @@ import asyncio
 from typing import Any
 
 from controller import errors
-from controller.model import AccountId, ObservedApp, ObservedGroup
+from controller.model import USER_NAME, AccountId, ObservedAccount, ObservedApp, ObservedGroup
 from controller.operations import Applied, Operation, OpKind
-from reconcilers.base import AppConnection
+from reconcilers.base import EXTERNAL_ID, AppConnection, account_matches, check_lookup
 from reconcilers.zendesk import mapping
 from reconcilers.zendesk.client import ZendeskClient
 
@@ -84,6 +99,46 @@ class ZendeskReconciler:
             if not g.get("deleted")
         )
         return ObservedApp(self.app, accounts, observed_groups)
+
+    async def accounts_where(self, attribute: str, value: str) -> tuple[ObservedAccount, ...]:
+        """The accounts `observe` would list whose `attribute` is `value`, in id order."""
+        if check_lookup(attribute) not in (EXTERNAL_ID, USER_NAME) or not value:
+            return ()  # emails.work: see the module docstring
+        if attribute == EXTERNAL_ID:
+            users = await self._client.list_all("/users", "users", filters={"external_id": value})
+        else:
+            users = await self._named(value)
+        if not users:
+            return ()
+        roles = await self._roles()
+        if any(u.get("custom_role_id") not in (None, *roles) for u in users):
+            self._custom_roles = None  # one made since the names were read
+            roles = await self._roles()
+        try:
+            accounts = [mapping.observed_account(user, roles) for user in users]
+        except ValueError as error:
+            raise errors.StalledError(f"GET /users: {error}") from None
+        found = [a for a in accounts if account_matches(a, attribute, value)]
+        return tuple(sorted(found, key=lambda account: int(account.id)))
+
+    async def _named(self, user_name: str) -> list[dict[str, Any]]:
+        """The users that may have `user_name`: searched by email, or read by id for one
+        without; soft-deleted ones left out, as List Users (and so `observe`) leaves them."""
+        user_id = mapping.no_email_user_id(user_name)
+        if user_id is not None:
+            try:
+                users = [await self._client.read(f"/users/{user_id}", mapping.user_record)]
+            except errors.NotFoundError:
+                return []
+        else:
+            query = mapping.email_query(user_name)
+            if query is None:
+                raise errors.LookupUnsupportedError(
+                    f"{self.app}: Zendesk's search syntax cannot quote this userName"
+                    " (it holds a double quote, a space or a control character)"
+                )
+            users = await self._client.search("/users/search", "users", {"query": query})
+        return [user for user in users if user.get("active", True) is not False]
 
     async def apply(self, operation: Operation) -> Applied:
         """Carry out one operation, or raise one of `controller.errors`."""

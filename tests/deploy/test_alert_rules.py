@@ -27,8 +27,9 @@ DASHBOARD = REPO / "deploy" / "grafana" / "provisioner.json"
 RUNBOOK = REPO / "docs" / "runbook.md"
 RUNBOOK_URL = "https://github.com/provisioner/provisioner/blob/main/docs/runbook.md"
 
-# DESIGN.md section 5, plus provisioner_source_read_errors_total and
-# provisioner_salesforce_api_usage_ratio: metric -> label -> allowed values (None: any value).
+# DESIGN.md section 5, plus provisioner_source_read_errors_total,
+# provisioner_salesforce_api_usage_ratio and provisioner_change_latency_seconds:
+# metric -> label -> allowed values (None: any value).
 CONTRACT: dict[str, dict[str, frozenset[str] | None]] = {
     "provisioner_drift_accounts": {
         "app": None,
@@ -66,8 +67,16 @@ CONTRACT: dict[str, dict[str, frozenset[str] | None]] = {
     "provisioner_http_request_duration_seconds": {"target": None},
     "provisioner_rate_limited_total": {"target": None},
     "provisioner_salesforce_api_usage_ratio": {},
+    "provisioner_change_latency_seconds": {
+        "app": None,
+        "kind": frozenset({"joiner", "leaver", "mover", "end_date"}),
+    },
 }
-HISTOGRAMS = {"provisioner_reconcile_duration_seconds", "provisioner_http_request_duration_seconds"}
+HISTOGRAMS = {
+    "provisioner_reconcile_duration_seconds",
+    "provisioner_http_request_duration_seconds",
+    "provisioner_change_latency_seconds",
+}
 # Labels Prometheus adds to every scraped series.
 TARGET_LABELS = {"job", "instance"}
 # Not ours, but allowed: the scrape health of the controller (ProvisionerDown).
@@ -83,6 +92,7 @@ EXPECTED_ALERTS = {
     "ProvisionerPolicyFetchFailing",
     "ProvisionerSourceReadsFailing",
     "ProvisionerSourceRecordsQuarantined",
+    "ProvisionerChangeLatencyHigh",
     "ProvisionerSalesforceApiBudgetHigh",
     "ProvisionerDown",
 }
@@ -371,6 +381,7 @@ def test_dashboard_shows_what_on_call_needs() -> None:
         "provisioner_drift_accounts",
         "provisioner_operations_total",
         "provisioner_reconcile_duration_seconds_bucket",
+        "provisioner_change_latency_seconds_bucket",
         "provisioner_reconcile_total",
         "provisioner_source_users",
         "provisioner_reconcile_triggers_total",

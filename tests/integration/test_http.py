@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -53,6 +54,30 @@ def test_metrics_are_served_in_the_prometheus_text_format(
     assert metrics.headers["content-type"].startswith("text/plain; version=")
     assert 'provisioner_reconcile_triggers_total{trigger="startup"} 1.0' in metrics.text
     assert "provisioner_last_trigger_handled_timestamp_seconds 1000.0" in metrics.text
+
+
+def test_change_latency_is_served_for_every_app_and_kind_with_its_buckets(
+    probes: tuple[str, Recorder, Health],
+) -> None:
+    url, recorder, _ = probes
+    recorder.watching(apps=["slack", "jira"], sources=["org"], now=1000.0)
+    recorder.change_confirmed("slack", "leaver", 3.0)
+    families = {f.name: f for f in text_string_to_metric_families(httpx.get(f"{url}/metrics").text)}
+    latency = families["provisioner_change_latency_seconds"]
+    assert latency.type == "histogram"
+    buckets: dict[tuple[str, str], list[tuple[str, float]]] = {}
+    for sample in latency.samples:
+        if sample.name.endswith("_bucket"):
+            key = (sample.labels["app"], sample.labels["kind"])
+            buckets.setdefault(key, []).append((sample.labels["le"], sample.value))
+    kinds = ("joiner", "leaver", "mover", "end_date")
+    assert set(buckets) == {(app, kind) for app in ("slack", "jira") for kind in kinds}
+    seconds = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600)  # 0.5 s to 1 h
+    bounds = [*(str(float(le)) for le in seconds), "+Inf"]
+    assert buckets["slack", "leaver"] == [(le, 0 if float(le) < 3 else 1) for le in bounds]
+    for key, series in buckets.items():
+        if key != ("slack", "leaver"):
+            assert series == [(le, 0) for le in bounds], key
 
 
 def test_healthz_follows_the_loop_heartbeat(

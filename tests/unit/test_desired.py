@@ -135,6 +135,8 @@ def test_who_counts_as_inactive(fields: dict[str, Any], active: bool, state: str
     result = desired.evaluate(policy, read(user("a", Department="Engineering", **fields)), now=NOW)
     assert result.apps["tool"].accounts[SourceUserId("a")].active is active
     assert result.users[SourceUserId("a")].state == state
+    ended = "End__c" in fields and not active
+    assert desired.end_date_passed(result.users[SourceUserId("a")].reason) is ended
 
 
 def test_template_failure_leaves_the_user_unresolved_not_deprovisioned() -> None:

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from controller.engine import Engine, load_policy
+from controller.connections import load_policy
+from controller.engine import Engine
 from controller.journal import HistoryQuery, SqliteJournal
 from controller.model import AppName, SourceRead
 from emulators import scim_app

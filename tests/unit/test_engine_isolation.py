@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from controller.engine import Engine, load_policy
+from controller.connections import load_policy
+from controller.engine import Engine
 from controller.model import AppName, DesiredApp, ObservedApp
 from controller.operations import Applied, Operation
 from emulators import scim_app

@@ -170,3 +170,15 @@ def test_the_grace_period_starts_at_the_last_suspend_we_made(journal: SqliteJour
     done("suspend", "U3", 6)
     assert journal.suspended_since("slack") == {"U1": _at(3), "U3": _at(6)}
     assert journal.suspended_since("jira") == {}
+
+
+def test_a_targeted_cycle_names_its_users_and_a_full_cycle_none(tmp_path: Path) -> None:
+    journal = SqliteJournal(tmp_path / "journal.db")
+    targeted = journal.start_cycle(
+        trigger="change", revision="r", at=_at(0), users=["005B", "005A"]
+    )
+    full = journal.start_cycle(trigger="schedule", revision="r", at=_at(1))
+    journal.close()
+    with sqlite3.connect(tmp_path / "journal.db") as connection:
+        rows = dict(connection.execute("SELECT id, users FROM cycles").fetchall())
+    assert rows == {targeted: '["005A", "005B"]', full: None}

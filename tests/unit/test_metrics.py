@@ -42,6 +42,10 @@ CONTRACT = {
     "provisioner_http_request_duration_seconds": {"target"},
     "provisioner_rate_limited_total": {"target"},
     "provisioner_salesforce_api_usage_ratio": set(),
+    "provisioner_change_latency_seconds": {"app", "kind"},
+    "provisioner_change_checks_total": set(),
+    "provisioner_change_check_calls_total": set(),
+    "provisioner_change_check_interval_seconds": set(),
 }
 
 
@@ -117,6 +121,7 @@ def test_every_contract_metric_is_exposed_with_exactly_its_labels() -> None:
     recorder.http_requests.labels("app", "GET", "200").inc()
     recorder.http_duration.labels("app").observe(0.1)
     recorder.rate_limited.labels("app").inc()
+    recorder.change_confirmed("app", "leaver", 2.5)
     assert scraped(recorder) == {name: {frozenset(labels)} for name, labels in CONTRACT.items()}
 
 
@@ -387,6 +392,36 @@ def test_triggers_and_api_usage() -> None:
         recorder.trigger("sighup", now=43.0)
     recorder.record_api_usage(4000, 5000)
     assert value("provisioner_salesforce_api_usage_ratio") == 0.8
+
+
+def test_change_latency_is_observed_by_app_and_kind_and_known_kinds_only() -> None:
+    recorder = Recorder()
+    value = recorder.registry.get_sample_value
+    recorder.change_confirmed("slack", "leaver", 1.5)
+    recorder.change_confirmed("slack", "leaver", 45.0)
+    recorder.change_confirmed("jira", "end_date", 7200.0)
+    leaver = {"app": "slack", "kind": "leaver"}
+    assert value("provisioner_change_latency_seconds_count", leaver) == 2
+    assert value("provisioner_change_latency_seconds_sum", leaver) == 46.5
+    assert value("provisioner_change_latency_seconds_bucket", {**leaver, "le": "2.0"}) == 1
+    assert value("provisioner_change_latency_seconds_bucket", {**leaver, "le": "60.0"}) == 2
+    ended = {"app": "jira", "kind": "end_date", "le": "3600.0"}
+    assert value("provisioner_change_latency_seconds_bucket", ended) == 0
+    assert value("provisioner_change_latency_seconds_bucket", {**ended, "le": "+Inf"}) == 1
+    with pytest.raises(ValueError, match="unknown change kind 'deleted'"):
+        recorder.change_confirmed("slack", "deleted", 1.0)
+
+
+def test_change_checks_show_their_cost_and_pace() -> None:
+    recorder = Recorder()
+    value = recorder.registry.get_sample_value
+    assert value("provisioner_change_checks_total") == 0
+    assert value("provisioner_change_check_calls_total") == 0
+    recorder.change_check(3, 2.0)
+    recorder.change_check(5, 26.0)
+    assert value("provisioner_change_checks_total") == 2
+    assert value("provisioner_change_check_calls_total") == 8
+    assert value("provisioner_change_check_interval_seconds") == 26
 
 
 def test_recorders_do_not_share_a_registry() -> None:

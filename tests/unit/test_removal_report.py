@@ -7,7 +7,7 @@ import datetime
 import io
 
 from controller.journal import Entry, OperationRecord
-from controller.removal_report import ReportFormat, human, removals, render
+from controller.removal_report import ReportFormat, human, percentile, removals, render
 
 T0 = datetime.datetime(2026, 11, 2, 9, 0, tzinfo=datetime.UTC)
 
@@ -88,3 +88,11 @@ def test_an_empty_period_says_so() -> None:
     assert "No access was removed" in render([], ReportFormat.markdown, since=T0)
     assert human(datetime.timedelta(days=1, hours=2)) == "1d 02h"
     assert human(datetime.timedelta(seconds=75)) == "1m 15s"
+
+
+def test_percentiles_are_latencies_that_happened() -> None:
+    ordered = [datetime.timedelta(seconds=n) for n in range(1, 21)]
+    assert percentile(ordered, 0.5) == datetime.timedelta(seconds=10)
+    assert percentile(ordered, 0.95) == datetime.timedelta(seconds=19)
+    assert percentile(ordered[:1], 0.95) == ordered[0]
+    assert [r.kind for r in removals(ENTRIES)] == ["end_date", "leaver", "leaver"]

@@ -4,7 +4,8 @@ The source is what every deprovision is judged against, so a slow, huge or malfo
 end as a failed read (rule 1), never as a hung cycle or a controller out of memory. httpx alone
 gives neither: its timeout restarts with every byte, and it inflates gzip without a cap. Each
 request here is sent and its body read (`controller.http_bodies`, as the apps' are) inside one
-deadline; the metrics hooks see the response once its body is in, or the failure.
+deadline; the metrics hooks see the response once its body is in, or the failure. Each request
+is counted (`sent`, and `calls.tally`) as it leaves, whatever its answer.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 
 from controller import http_bodies
+from controller.sources.salesforce import calls
 
 REQUEST_SECONDS = 60.0
 """One request's deadline, body included. A page of 2,000 users takes Salesforce a few
@@ -44,6 +46,8 @@ class BoundedHttp:
         self._on_error = tuple(on_error)
         self._deadline = deadline_seconds
         self._max_bytes = max_bytes
+        self.sent = 0
+        """Requests sent so far (token requests too), answered or not; it only grows."""
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -53,6 +57,8 @@ class BoundedHttp:
         `http_bodies.BodyError` (too large, badly encoded) when there is none."""
         request = self.http.build_request(method, url, **kwargs)
         request.headers["Accept-Encoding"] = "gzip, deflate"  # what http_bodies decodes
+        self.sent += 1
+        calls.count_request()
         try:
             response = await http_bodies.receive(
                 self.http,

@@ -8,11 +8,13 @@ incremental read that lets the loop react in seconds; it cannot see a removed pe
 assignment (that leaves no timestamp) or a user who stopped matching `where`, which is why the
 full read stays the safety net. On REQUEST_LIMIT_EXCEEDED the source stops calling Salesforce
 for a back-off period and answers with an error at once; `api_usage` follows the limits header.
+`requests_sent` counts every request, and each `ChangedUsers` says what its check cost (`calls`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import functools
 import ssl
@@ -26,7 +28,7 @@ import httpx
 from controller.model import Quarantined, SourceRead, SourceUser
 from controller.policy.schema import SalesforceSpec
 from controller.sources.base import PERMISSION_SETS, quarantine
-from controller.sources.salesforce import records, soql
+from controller.sources.salesforce import calls, records, soql
 from controller.sources.salesforce.auth import (
     ClientCredentialsTokens,
     JwtBearerTokens,
@@ -93,6 +95,13 @@ class ChangedUsers:
     """Where this look ended. When `error` is set it is the watermark passed in (or
     Watermark(NO_WATERMARK_AT) for None) and must not replace the caller's."""
     error: str | None = None
+    changed_at: Mapping[str, datetime.datetime] = dataclasses.field(default_factory=dict)
+    """Every changed user's Id (read back or not: one `where` no longer selects is not) and
+    the newest change the check saw of theirs."""
+    quarantined: tuple[Quarantined, ...] = ()
+    """Changed users whose record cannot be a user: held, as a full read holds them."""
+    calls: int = 0
+    """HTTP requests this look sent to Salesforce (token requests too), failed ones included."""
 
     @property
     def ok(self) -> bool:
@@ -145,6 +154,11 @@ class SalesforceSource:
         """(used, max) daily API requests, as the last response's Sforce-Limit-Info said."""
         return None if self._client is None else self._client.api_usage
 
+    @property
+    def requests_sent(self) -> int:
+        """Every HTTP request sent to Salesforce so far, token requests included; only grows."""
+        return self._http.sent
+
     async def aclose(self) -> None:
         await self._http.aclose()
 
@@ -159,15 +173,18 @@ class SalesforceSource:
 
     async def changed_since(self, watermark: Watermark | None) -> ChangedUsers:
         """Users changed after `watermark`; None starts watching now (no users, the newest mark)."""
-        try:
-            if watermark is None:
-                return await self._guarded(self._start)
-            since = watermark
-            return await self._guarded(lambda client: self._changes(client, since))
-        except SalesforceError as error:
-            return ChangedUsers(
-                (), watermark or Watermark(NO_WATERMARK_AT), error=self._message(error)
-            )
+        with calls.tally() as sent:  # this task's requests only: not a full read running beside
+            try:
+                if watermark is None:
+                    changes = await self._guarded(self._start)
+                else:
+                    since = watermark
+                    changes = await self._guarded(lambda client: self._changes(client, since))
+            except SalesforceError as error:
+                changes = ChangedUsers(
+                    (), watermark or Watermark(NO_WATERMARK_AT), error=self._message(error)
+                )
+        return dataclasses.replace(changes, calls=sent.requests)
 
     # --- guarding: configuration, back-off, messages --------------------------------------------
 
@@ -298,8 +315,8 @@ class SalesforceSource:
 
     async def _changed_rows(
         self, client: SalesforceClient, since: Watermark
-    ) -> tuple[set[str], Watermark]:
-        """Ids changed after `since`, and the watermark after them.
+    ) -> tuple[dict[str, datetime.datetime], Watermark]:
+        """Ids changed after `since` with their newest change, and the watermark after them.
 
         While `since.at` is recent, the queries ask from one second before it (their literal is
         floored to whole seconds), so every change stamped in that second comes back; those
@@ -307,7 +324,7 @@ class SalesforceSource:
         can carry it, and asking strictly after it spares re-reading what shares it (a bulk
         load stamps thousands of rows with one second).
         """
-        changed: set[str] = set()
+        changed: dict[str, datetime.datetime] = {}
         at, seen = since.at, set(since.seen)
         settled = self._clock() - since.at > SETTLED
         asked_from = since.at if settled else since.at - datetime.timedelta(seconds=1)
@@ -318,7 +335,8 @@ class SalesforceSource:
                 key = f"{stamp_field}:{row.get(id_field)}"
                 if stamp < since.at or (stamp == since.at and key in since.seen):
                     continue
-                changed.add(str(row.get(id_field)))
+                user_id = str(row.get(id_field))
+                changed[user_id] = max(stamp, changed.get(user_id, stamp))
                 if stamp > at:
                     at, seen = stamp, set()
                 if stamp == at:
@@ -328,10 +346,12 @@ class SalesforceSource:
     async def _changes(self, client: SalesforceClient, since: Watermark) -> ChangedUsers:
         changed, watermark = await self._changed_rows(client, since)
         users: list[SourceUser] = []
+        held: list[Quarantined] = []
         for chunk in soql.chunks(sorted(changed)):
-            found, _held = await self._users(client, chunk)  # the full read reports those
+            found, refused = await self._users(client, chunk)
             users.extend(found)
-        return ChangedUsers(tuple(users), watermark)
+            held.extend(refused)
+        return ChangedUsers(tuple(users), watermark, changed_at=changed, quarantined=tuple(held))
 
     async def _start(self, client: SalesforceClient) -> ChangedUsers:
         """Begin watching at the newest change already made: nothing before it is news."""
