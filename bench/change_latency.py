@@ -11,9 +11,11 @@ stretch shows what one check costs in Salesforce calls; then one trial at a time
 point of the check's period: the change is made through the Salesforce emulator's admin API and
 the clock stops when every app shows it (bench.change_trials), polled every 50 ms. Salesforce
 calls per trial are the controller's own count (/metrics, provisioner_http_requests_total,
-target salesforce) from the change to the end of the cycle it caused; "beyond the check" are
-the calls of that window whose query is not one the idle checks made (bench.change_serve
-records every call's query).
+target salesforce) from the change to the end of the cycle it caused; beyond the check, those
+less the change checks' own (provisioner_change_check_calls_total). As a cross-check, the
+Salesforce emulator records each call's query (bench.change_serve): `unlike_idle_check` counts
+the calls of the window whose query no idle check made, i.e. the check's reading of the
+changed users plus the cycle's reads.
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ def _summary(
     done = sorted(row["seconds"] for row in rows if row["seconds"] is not None)
     calls = [row["sf_calls"] for row in rows]
     beyond = sorted(row["sf_beyond_check"] for row in rows)
+    unlike_idle = [row["sf_unlike_idle_check"] for row in rows]
+    cycles = [row["cycle_s"] for row in rows if row["cycle_s"] is not None]
     detect = [row["detected_s"] for row in rows if row["detected_s"] is not None]
     summary: dict[str, Any] = {
         "users": size,
@@ -87,6 +91,8 @@ def _summary(
         "sf_calls_per_check": idle["calls_per_check"],
         "sf_calls_beyond_check_median": statistics.median(beyond) if beyond else None,
         "sf_calls_beyond_check_max": beyond[-1] if beyond else None,
+        "sf_calls_unlike_idle_check_median": statistics.median(unlike_idle) if rows else None,
+        "cycle_median_s": round(statistics.median(cycles), 2) if cycles else None,
         "first_cycle_s": idle["first_cycle_s"],
         "first_cycle_operations": idle["first_cycle_operations"],
     }

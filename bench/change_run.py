@@ -3,7 +3,8 @@
 The controller logs JSON lines to a file the benchmark tails ("cycle finished", "app
 reconciled", "source changed") and counts its HTTP requests per target on /metrics; together
 with the Salesforce emulator's record of each call's query (bench.change_serve.SalesforceCalls)
-they say what a check costs and what a change costs beyond it.
+they say what a check costs and what a change costs beyond it. BENCH_CHANGE_LOG=PATH keeps a copy
+of the controller's log.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -48,7 +50,7 @@ class Mark:
     started: float
     wall: float
     events: int
-    calls: float
+    counters: dict[str, float]
 
 
 class Controller:
@@ -76,6 +78,9 @@ class Controller:
         self._process.terminate()
         self._process.wait(timeout=120)
         self._log.close()
+        kept = os.environ.get("BENCH_CHANGE_LOG")
+        if kept:
+            shutil.copyfile(self._log_path, kept)
 
     def _read(self) -> None:
         with self._log_path.open("rb") as log:
@@ -101,15 +106,31 @@ class Controller:
                 raise RuntimeError(f"no such event within {bound} s; see {self._log_path}")
             time.sleep(0.05)
 
-    def salesforce_calls(self) -> float:
+    def counters(self) -> dict[str, float]:
+        """`_counters` twice 50 ms apart, until both agree: a check in flight counts its
+        requests as they come but its calls once it ends, and would skew a difference."""
+        latest = self._counters()
+        for _ in range(20):
+            time.sleep(0.05)
+            latest, before = self._counters(), latest
+            if latest == before:
+                break
+        return latest
+
+    def _counters(self) -> dict[str, float]:
+        """Salesforce requests, and the change checks' count and calls (0 where not exported)."""
         text = httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=30).text
-        return sum(
-            sample.value
-            for family in text_string_to_metric_families(text)
-            for sample in family.samples
-            if sample.name == "provisioner_http_requests_total"
-            and sample.labels.get("target") == "salesforce"
-        )
+        found = dict.fromkeys(("requests", "checks", "check_calls"), 0.0)
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "provisioner_http_requests_total":
+                    if sample.labels.get("target") == "salesforce":
+                        found["requests"] += sample.value
+                elif sample.name == "provisioner_change_checks_total":
+                    found["checks"] += sample.value
+                elif sample.name == "provisioner_change_check_calls_total":
+                    found["check_calls"] += sample.value
+        return found
 
     def first_cycle(self) -> dict[str, Any]:
         """Waits for the first full cycle; its seconds and the operations it planned."""
@@ -122,37 +143,53 @@ class Controller:
         return {"first_cycle_s": self.events[end].get("seconds"), "first_cycle_operations": planned}
 
     def idle(self, salesforce: SalesforceCalls, seconds: float) -> dict[str, Any]:
-        """What one change check costs: calls over an idle stretch, per check made in it."""
+        """What one change check costs: the controller's count of its checks' calls over an idle
+        stretch (or, without that count, its Salesforce calls per burst of calls)."""
         time.sleep(0.5)
-        start, before = time.monotonic(), self.salesforce_calls()
+        start, before = time.monotonic(), self.counters()
         time.sleep(seconds)
-        end, after = time.monotonic(), self.salesforce_calls()
-        made = [moment for moment, _ in salesforce.calls if start <= moment < end]
-        checks = max(1, bursts(made))
+        end, after = time.monotonic(), self.counters()
+        checks = after["checks"] - before["checks"]
+        if checks > 0:
+            per_check = (after["check_calls"] - before["check_calls"]) / checks
+        else:
+            made = [moment for moment, _ in salesforce.calls if start <= moment < end]
+            per_check = (after["requests"] - before["requests"]) / max(1, bursts(made))
         return {
-            "calls_per_check": round((after - before) / checks, 2),
+            "calls_per_check": round(per_check, 2),
             "check_shapes": frozenset(salesforce.between(start, end)),
         }
 
     def mark(self) -> Mark:
+        counters = self.counters()
         self._read()
-        calls = self.salesforce_calls()
-        return Mark(time.monotonic(), time.time(), len(self.events), calls)
+        return Mark(time.monotonic(), time.time(), len(self.events), counters)
 
     def settle(
         self, mark: Mark, salesforce: SalesforceCalls, check_shapes: frozenset[str]
     ) -> dict[str, Any]:
-        """Once the change is visible: waits for the end of the cycle it caused, then counts."""
+        """Once the change is visible: waits for the end of the cycle it caused, then counts.
+
+        Beyond the check: the Salesforce calls less those the controller counts as its change
+        checks'; where it does not count them, the calls whose query no idle check made. The
+        latter is also given as `sf_unlike_idle_check`: what a check that finds a change reads
+        more than one that finds nothing, plus the cycle's reads.
+        """
         changed = self.wait_for(lambda e: e.get("event") == "source changed", mark.events, 30)
         finished = self.wait_for(
             lambda e: e.get("event") == "cycle finished", changed, SETTLE_BOUND
         )
-        calls = self.salesforce_calls() - mark.calls
+        now = self.counters()
+        calls, check_calls = (now[k] - mark.counters[k] for k in ("requests", "check_calls"))
         shapes = salesforce.between(mark.started, time.monotonic())
+        unlike_idle = sum(1 for shape in shapes if shape not in check_shapes)
         seen = dt.datetime.fromisoformat(self.events[changed]["timestamp"]).timestamp()
+        counted = now["checks"] > 0
         return {
             "sf_calls": calls,
-            "sf_beyond_check": sum(1 for shape in shapes if shape not in check_shapes),
+            "sf_check_calls": check_calls if counted else None,
+            "sf_beyond_check": calls - check_calls if counted else unlike_idle,
+            "sf_unlike_idle_check": unlike_idle,
             "detected_s": round(seen - mark.wall, 3),
             "cycle_s": self.events[finished].get("seconds"),
         }

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from bench.change_serve import serve_world
 from bench.change_world import write_policy
-from controller.engine import Engine, load_policy
+from controller.connections import load_policy
+from controller.engine import Engine
 from controller.render import plan_text
 from reconcilers import REGISTRY
 
