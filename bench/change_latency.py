@@ -33,7 +33,7 @@ from typing import Any
 from bench.change_probe import Probe
 from bench.change_run import Controller
 from bench.change_serve import serve_world
-from bench.change_trials import KINDS, Changes, pending
+from bench.change_trials import KINDS, Changes, Trial, pending
 from bench.change_world import APPS, write_policy
 
 TRIALS = int(os.environ.get("BENCH_CHANGE_TRIALS", "20"))
@@ -48,7 +48,7 @@ def _percentile_95(ordered: list[float]) -> float:
     return ordered[max(0, round(0.95 * len(ordered)) - 1)]
 
 
-def _visible(probe: Probe, trial: Any, started: float) -> float | None:
+def _visible(probe: Probe, trial: Trial, started: float) -> float | None:
     """Seconds from `started` until every app shows the trial's change; None past the bound."""
     apps = list(APPS)
     while apps:

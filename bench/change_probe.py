@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from scim2_models import Group
 
 from bench.change_serve import SeededWorld
-
-SCIM_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 
 @dataclass(frozen=True)
@@ -72,12 +71,12 @@ class Probe:
             return None
         memory = self._world.jira.scim.memory
         with memory.lock:
-            groups = frozenset(
-                str(resource.display_name)
-                for resource in memory.resources
-                if SCIM_GROUP in resource.schemas
-                and any(member.value == user["id"] for member in resource.members or ())
-            )
+            stored = [r for r in memory.resources if isinstance(r, Group)]
+        groups = frozenset(
+            str(group.display_name)
+            for group in stored
+            if any(member.value == user["id"] for member in group.members or ())
+        )
         enterprise = user.get("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User") or {}
         return Account(
             active=bool(user.get("active")),

@@ -93,7 +93,7 @@ class Controller:
                 self.events.append(json.loads(line))
 
     def wait_for(self, wanted: Callable[[dict[str, Any]], bool], since: int, bound: float) -> int:
-        """Index of the first event from `since` on that is `wanted`; RuntimeError past `bound`."""
+        """Index of the first event from `since` on that is `wanted`; TimeoutError past `bound`."""
         deadline = time.monotonic() + bound
         while True:
             self._read()
@@ -103,7 +103,7 @@ class Controller:
             if self._process.poll() is not None:
                 raise RuntimeError(f"the controller exited; see {self._log_path}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"no such event within {bound} s; see {self._log_path}")
+                raise TimeoutError(f"no such event within {bound} s; see {self._log_path}")
             time.sleep(0.05)
 
     def counters(self) -> dict[str, float]:
@@ -175,21 +175,30 @@ class Controller:
         latter is also given as `sf_unlike_idle_check`: what a check that finds a change reads
         more than one that finds nothing, plus the cycle's reads.
         """
-        changed = self.wait_for(lambda e: e.get("event") == "source changed", mark.events, 30)
-        finished = self.wait_for(
-            lambda e: e.get("event") == "cycle finished", changed, SETTLE_BOUND
-        )
+        changed: int | None
+        try:
+            changed = self.wait_for(lambda e: e.get("event") == "source changed", mark.events, 30)
+            finished: int | None = self.wait_for(
+                lambda e: e.get("event") == "cycle finished", changed, SETTLE_BOUND
+            )
+        except TimeoutError:  # a trial past its bound: count what there is
+            changed = finished = None
         now = self.counters()
         calls, check_calls = (now[k] - mark.counters[k] for k in ("requests", "check_calls"))
         shapes = salesforce.between(mark.started, time.monotonic())
         unlike_idle = sum(1 for shape in shapes if shape not in check_shapes)
-        seen = dt.datetime.fromisoformat(self.events[changed]["timestamp"]).timestamp()
         counted = now["checks"] > 0
+        found: dict[str, Any] = {"detected_s": None, "cycle_s": None}
+        if changed is not None and finished is not None:
+            seen = dt.datetime.fromisoformat(self.events[changed]["timestamp"]).timestamp()
+            found = {
+                "detected_s": round(seen - mark.wall, 3),
+                "cycle_s": self.events[finished].get("seconds"),
+            }
         return {
             "sf_calls": calls,
             "sf_check_calls": check_calls if counted else None,
             "sf_beyond_check": calls - check_calls if counted else unlike_idle,
             "sf_unlike_idle_check": unlike_idle,
-            "detected_s": round(seen - mark.wall, 3),
-            "cycle_s": self.events[finished].get("seconds"),
+            **found,
         }

@@ -12,7 +12,7 @@ Each change goes through the Salesforce emulator's admin API, as an admin's edit
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -30,7 +30,7 @@ class Trial:
     kind: str
     subject: str
     """The Salesforce Id the trial changes (a joiner's is known once hired)."""
-    checks: dict[str, Check]
+    checks: Mapping[str, Check]
     """App name -> whether that app's account shows the change."""
 
 
@@ -51,13 +51,13 @@ def _member(*groups: str, without: tuple[str, ...] = (), department: str = "") -
     return check
 
 
-LEAVER = {"slack": _gone, "jira": _gone, "zendesk": _gone}
-JOINER = {
+LEAVER: dict[str, Check] = {"slack": _gone, "jira": _gone, "zendesk": _gone}
+JOINER: dict[str, Check] = {
     "slack": _member("support", "all-hands"),
     "jira": _member("service-desk"),
     "zendesk": _member("Tier 1"),
 }
-MOVER = {
+MOVER: dict[str, Check] = {
     "slack": _member("support", "all-hands", without=("eng",), department="Support"),
     "jira": _member("service-desk", without=("engineering",), department="Support"),
     "zendesk": _member("Tier 1"),
