@@ -32,7 +32,8 @@ typecheck: $(STAMP)
 
 check: lint typecheck test
 
-# Benchmarks (not part of test): about 15 minutes on 2 cores; writes bench/RESULTS.md.
+# Benchmarks (not part of test): about 20 minutes on 2 cores; writes bench/RESULTS.md.
+# `python -m bench.run change` re-runs one section (planning, cycle, change) alone.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 

@@ -23,7 +23,9 @@ PLANNING_SIZES = (1_000, 10_000, 100_000)
 CYCLE_USERS = int(os.environ.get("BENCH_CYCLE_USERS", "2000"))
 """10,000 (the issue's size) does not fit in make bench's 20 minutes: scim2-server costs O(n) per
 write, and a 10,000 x 3 first sync alone took over 14 minutes (see RESULTS.md)."""
-LEAVER_TRIALS = int(os.environ.get("BENCH_LEAVER_TRIALS", "20"))
+CHANGE_SIZES = (1_000, 10_000)
+CHANGE_TRIALS = int(os.environ.get("BENCH_CHANGE_TRIALS", "20"))
+"""Trials per kind of change and size; bench.change_latency reads the same variable."""
 
 
 def _run(*args: str) -> list[dict[str, Any]]:
@@ -117,26 +119,106 @@ def cycle() -> list[str]:
     return lines
 
 
-def leaver() -> list[str]:
-    row = _run("bench.leaver", str(LEAVER_TRIALS), "15")[0]
-    return [
-        "## Leaver latency (deactivated in Salesforce -> inactive in every app they have)",
+def _change_table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        f"### {rows[0]['users']:,} users x {rows[0]['apps']} apps",
         "",
-        f"`python -m bench.leaver {LEAVER_TRIALS} 15`: the example world, `provisioner run`",
-        "with `--change-interval 15` (the full reconcile an hour away), Slack and Jira polled",
-        "every 50 ms.",
+        "| change | trials | median s | p95 s | max s | found by a check, median s "
+        "| its cycle, median s | Salesforce calls per trial | beyond the checks, median / max |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        timeouts = f" ({row['timeouts']} timed out)" if row["timeouts"] else ""
+        lines.append(
+            f"| {row['kind']} | {row['trials']}{timeouts} | {row.get('median_s', '-')} "
+            f"| **{row.get('p95_s', '-')}** | {row.get('max_s', '-')} "
+            f"| {row['detected_median_s']} | {row['cycle_median_s']} | {row['sf_calls_per_trial']} "
+            f"| **{row['sf_calls_beyond_check_median']}** / {row['sf_calls_beyond_check_max']} |"
+        )
+    first = rows[0]
+    lines += [
         "",
-        f"- {row['trials']} trials: median **{row['median_s']} s**, p95 **{row['p95_s']} s** "
-        f"(min {row['min_s']} s, max {row['max_s']} s). Target: p95 under 20 s.",
-        "- Expected shape: a change waits up to one change interval (uniform, mean 7.5 s) for "
-        "the check, then one cycle over the example apps.",
+        f"First full cycle: {first['first_cycle_s']} s, {first['first_cycle_operations']} "
+        f"operations planned (the seeded world needs none). One change check: "
+        f"{first['sf_calls_per_check']} Salesforce calls (an idle stretch's count per check).",
         "",
     ]
+    return lines
+
+
+def change_latency() -> list[str]:
+    """Leaver, joiner and mover latency per size, and p95's growth between the sizes."""
+    by_size = {n: _run("bench.change_latency", str(n)) for n in CHANGE_SIZES}
+    small, large = (by_size[n] for n in (CHANGE_SIZES[0], CHANGE_SIZES[-1]))
+    lines = [
+        "## Change latency (a change in Salesforce -> seen in every app it touches)",
+        "",
+        f"`BENCH_CHANGE_TRIALS={CHANGE_TRIALS} python -m bench.change_latency USERS`, one process",
+        "per size: the org seeded straight into the emulators as already provisioned (Slack, Jira,",
+        "Zendesk; the example policy), `provisioner run --change-interval 2 --interval 3600`, then",
+        "one change at a time at a random point of the check's period, each app polled every",
+        "50 ms. A leaver is a support agent deactivated (suspended in all three apps), a joiner a",
+        "support agent hired (active in all three, in their groups), a mover an engineer moved to",
+        "Support (Slack and Jira groups changed, a new Zendesk agent). Salesforce calls per trial",
+        "are the controller's /metrics count from the change to the end of the cycle it caused;",
+        "beyond the checks, those less the change checks' own calls (checks go on every 2 s",
+        "during a cycle, and a check that finds a change also reads the changed users).",
+        "",
+    ]
+    lines += _change_table(small) + _change_table(large)
+    lines += [
+        f"### p95 at {CHANGE_SIZES[-1]:,} users over p95 at {CHANGE_SIZES[0]:,}",
+        "",
+        "| change | ratio |",
+        "|---|---:|",
+    ]
+    for low, high in zip(small, large, strict=True):
+        if "p95_s" in low and "p95_s" in high and low["p95_s"] > 0:
+            lines.append(f"| {low['kind']} | **{high['p95_s'] / low['p95_s']:.2f}x** |")
+    lines += [
+        "",
+        f"Targets (issue 16): p95 <= 5 s at {CHANGE_SIZES[-1]:,} users for each kind; p95 at "
+        f"{CHANGE_SIZES[-1]:,} <= 1.3x p95 at {CHANGE_SIZES[0]:,}; <= 2 Salesforce calls per",
+        "targeted cycle beyond the check itself.",
+        "",
+    ]
+    return lines
+
+
+SECTIONS = {"planning": planning, "cycle": cycle, "change": change_latency}
+
+
+def _splice(sections: list[str]) -> list[str]:
+    """RESULTS.md with the `## ` sections given replaced (matched by heading), others kept."""
+
+    def blocks(lines: list[str]) -> list[list[str]]:
+        found: list[list[str]] = [[]]
+        for line in lines:
+            if line.startswith("## "):
+                found.append([])
+            found[-1].append(line)
+        return found
+
+    old = blocks(RESULTS.read_text().splitlines()) if RESULTS.exists() else [[]]
+    new = {block[0]: block for block in blocks(sections)[1:]}
+    kept = [new.pop(block[0], block) if block and block[0] in new else block for block in old]
+    return [line for block in kept + list(new.values()) for line in block]
 
 
 def main() -> None:
+    """Every section, or with arguments (`python -m bench.run change`) only those, spliced into
+    the RESULTS.md already there."""
+    chosen = sys.argv[1:]
+    unknown = set(chosen) - set(SECTIONS)
+    if unknown:
+        raise SystemExit(f"unknown sections {sorted(unknown)}; choose from {sorted(SECTIONS)}")
     started = time.monotonic()
-    sections = planning() + cycle() + leaver()
+    if chosen:
+        sections = [line for name in chosen for line in SECTIONS[name]()]
+        RESULTS.write_text("\n".join(_splice(sections)).rstrip() + "\n")
+        print(f"updated {', '.join(chosen)} in {RESULTS}", file=sys.stderr)
+        return
+    sections = planning() + cycle() + change_latency()
     minutes = (time.monotonic() - started) / 60
     header = [
         "# Benchmark results",

@@ -198,18 +198,25 @@ class AtlassianApp:
             return self._check_user_write(method, parts, body)
         return self._check_group_write(method, parts, body)
 
+    def _group_names(self) -> dict[str, str]:
+        """Group id -> displayName, read in place (copying groups copies all their members)."""
+        memory = self.scim.memory
+        with memory.lock:
+            groups = [r for r in memory.resources if GROUP in r.schemas]
+        return {str(group.id): str(getattr(group, "display_name", "")) for group in groups}
+
     def _check_group_write(self, method: str, parts: list[str], body: Any) -> rules.Refusal | None:
         """New groups: a name unused here and in the org; changes: no new name."""
         if method == "POST" and len(parts) == 1:
             name = body.get("displayName") if isinstance(body, dict) else None
-            existing = [str(g.get("displayName")) for g in self.groups()]
+            existing = list(self._group_names().values())
             return rules.check_new_group(
                 name, existing=existing, org_groups=self.settings.org_groups
             )
         if method in ("PATCH", "PUT") and len(parts) == 2:
-            current = next((g for g in self.groups() if g.get("id") == parts[1]), None)
+            current = self._group_names().get(parts[1])
             if current is not None:
-                return rules.check_rename(body, str(current.get("displayName")))
+                return rules.check_rename(body, current)
         return None
 
     def _check_user_write(self, method: str, parts: list[str], body: Any) -> rules.Refusal | None:
@@ -219,15 +226,26 @@ class AtlassianApp:
             return rules.check_new_user(body, verified_domains=self._domains, taken=taken)
         if method in ("PATCH", "PUT") and len(parts) == 2:
             names, emails = rules.claims(body)
+            if not names and not emails:
+                return None
             return rules.check_claims(names, emails, self._taken(parts[1]))
         return None
 
     def _taken(self, except_id: str | None) -> list[tuple[str, list[str]]]:
-        """(userName, emails) of every user, DELETEd ones included, but `except_id`."""
+        """(userName, emails) of every user, DELETEd ones included, but `except_id`; read in
+        place, since copying every user for each write made a write O(n) in deep copies."""
+        memory = self.scim.memory
+        with memory.lock:
+            users = [r for r in memory.resources if USER in r.schemas]
+        with self._lock:
+            users += self._deleted.values()
         return [
-            (str(user.get("userName", "")), rules.emails_of(user))
-            for user in self.users()
-            if user.get("id") != except_id
+            (
+                str(getattr(user, "user_name", None) or ""),
+                [str(e.value).lower() for e in getattr(user, "emails", None) or () if e.value],
+            )
+            for user in users
+            if user.id != except_id
         ]
 
     def _deactivating(self, user_id: str, send: Send) -> Send:

@@ -42,14 +42,6 @@ def check_filter(resource: str, text: str | None) -> Refusal | None:
     return Refusal(400, "invalidFilter", detail)
 
 
-def emails_of(user: dict[str, Any]) -> list[str]:
-    return [
-        str(email.get("value", "")).lower()
-        for email in user.get("emails") or ()
-        if isinstance(email, dict) and email.get("value")
-    ]
-
-
 def _primary_email(user: dict[str, Any]) -> str | None:
     emails = [e for e in user.get("emails") or () if isinstance(e, dict) and e.get("value")]
     primary = [e for e in emails if e.get("primary")] or emails

@@ -7,6 +7,7 @@ in creation order, so pages are stable.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from emulators.slack.errors import invalid
@@ -25,7 +26,7 @@ def _number(text: str | None, default: int) -> int:
         raise invalid("invalid_pagination") from None
 
 
-def page(resources: list[dict[str, Any]], start: str | None, count: str | None) -> dict[str, Any]:
+def page(resources: Sequence[Any], start: str | None, count: str | None) -> dict[str, Any]:
     """A ListResponse page: startIndex below 1 is 1, count is 10 by default and at most 1000."""
     first = max(1, _number(start, 1))
     size = min(MAX_COUNT, max(0, _number(count, DEFAULT_COUNT)))
@@ -35,5 +36,5 @@ def page(resources: list[dict[str, Any]], start: str | None, count: str | None) 
         "totalResults": len(resources),
         "itemsPerPage": len(chosen),
         "startIndex": first,
-        "Resources": chosen,
+        "Resources": list(chosen),
     }

@@ -98,14 +98,22 @@ class Store:
             },
         }
 
-    def _render_user(self, record: _Record) -> dict[str, Any]:
+    def _memberships(self, user_ids: list[str]) -> dict[str, list[dict[str, str]]]:
+        """Each user's `groups` attribute, for many users in one pass over the groups."""
+        wanted = set(user_ids)
+        found: dict[str, list[dict[str, str]]] = {user_id: [] for user_id in user_ids}
+        for group in self._groups.values():
+            for member in wanted.intersection(group.data["members"]):
+                found[member].append({"value": group.id, "display": group.data["displayName"]})
+        return found
+
+    def _render_user(
+        self, record: _Record, groups: list[dict[str, str]] | None = None
+    ) -> dict[str, Any]:
         data = record.data
         enterprise = {key: value for key, value in data[ENTERPRISE].items() if value}
-        groups = [
-            {"value": group.id, "display": group.data["displayName"]}
-            for group in self._groups.values()
-            if record.id in group.data["members"]
-        ]
+        if groups is None:
+            groups = self._memberships([record.id])[record.id]
         resource: dict[str, Any] = {
             "schemas": [CORE_USER, ENTERPRISE] if enterprise else [CORE_USER],
             "id": record.id,
@@ -159,13 +167,18 @@ class Store:
 
     def users(self) -> list[dict[str, Any]]:
         with self.lock:
-            return [self._render_user(record) for record in self._users.values()]
+            groups = self._memberships(list(self._users))
+            return [self._render_user(record, groups[record.id]) for record in self._users.values()]
 
     def list_users(self, text: str | None, start: str | None, count: str | None) -> dict[str, Any]:
         wanted = filters.parse(text, filters.USER_ATTRIBUTES)
         with self.lock:
             records = [r for r in self._users.values() if _user_matches(r.data, wanted)]
-            return paging.page([self._render_user(r) for r in records], start, count)
+            listed = paging.page(records, start, count)  # render the page only, not every user
+            chosen: list[_Record] = listed["Resources"]
+            groups = self._memberships([r.id for r in chosen])
+            listed["Resources"] = [self._render_user(r, groups[r.id]) for r in chosen]
+            return listed
 
     def _update_user(self, user_id: str, data: dict[str, Any]) -> dict[str, Any]:
         record = self._user(user_id)
