@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from scim2_models import Email, EnterpriseUser, Resource, User
 
-from emulators.atlassian import rules
+from emulators.atlassian import members, rules
 from emulators.atlassian.asgi import (
     Receive,
     Scope,
@@ -162,7 +162,24 @@ class AtlassianApp:
         }
         if method == "DELETE" and parts[:1] == ["Users"] and len(parts) == 2:
             send = self._deactivating(parts[1], send)
+        patching = method == "PATCH" and parts[:1] == ["Groups"] and len(parts) == 2
+        if patching and await self._patch_members(scope, parts[1], body, send):
+            return
         await self.scim(inner, replay(body), send)
+
+    async def _patch_members(self, scope: Scope, group_id: str, body: bytes, send: Send) -> bool:
+        """A PATCH of member changes only, applied in place (`members`); False: not one."""
+        changes = members.member_changes(parse_json(body))
+        if changes is None:
+            return False
+        location = f"{self.scim.get_base_url(scope)}/Groups/{group_id}"
+        answer = members.apply(self.scim.memory, group_id, changes, location)
+        if answer is None:
+            return False
+        headers = [(b"content-type", b"application/scim+json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": answer})
+        return True
 
     def _gate(self, scope: Scope) -> tuple[rules.Refusal, dict[str, str] | None] | None:
         """What every request passes first: the directory's base path, its key, its limit."""

@@ -339,3 +339,26 @@ def test_scim2_tester_with_atlassian_aware_users(directory: Directory) -> None:
     ]
     passed = {f"{r.resource_type} {r.title}" for r in results if r.status == Status.SUCCESS}
     assert {"User object_creation", "User object_replacement", "User object_deletion"} <= passed
+
+
+def test_member_patches_are_kept_and_stamped_and_a_missing_member_changes_nothing(
+    directory: Directory,
+) -> None:
+    # Member-only PATCHes are applied in place (emulators/atlassian/members.py): what a later
+    # GET reads must be what the answer said, with a new lastModified; the rest is scim2-server's.
+    ada, bob = create(directory, "ada@orion.example"), create(directory, "bob@orion.example")
+    gid = directory.http.post("/Groups", json={"schemas": [GROUP], "displayName": "eng"}).json()[
+        "id"
+    ]
+    before = directory.http.get(f"/Groups/{gid}").json()["meta"]["lastModified"]
+    twice = [{"value": ada["id"]}, {"value": ada["id"]}, {"value": bob["id"]}]
+    add = {"schemas": [PATCH], "Operations": [{"op": "add", "path": "members", "value": twice}]}
+    answered = directory.http.patch(f"/Groups/{gid}", json=add).json()
+    read = directory.http.get(f"/Groups/{gid}").json()
+    assert sorted(m["value"] for m in read["members"]) == sorted([ada["id"], bob["id"]])
+    assert answered["members"] == read["members"] and read["meta"]["lastModified"] != before
+    assert answered["meta"]["location"].endswith(f"/Groups/{gid}")
+
+    nobody = {"schemas": [PATCH], "Operations": [{"op": "remove", "path": 'members[value eq "x"]'}]}
+    directory.http.patch(f"/Groups/{gid}", json=nobody)  # scim2-server's answer, whatever it is
+    assert directory.http.get(f"/Groups/{gid}").json()["members"] == read["members"]
