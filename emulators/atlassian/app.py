@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from scim2_models import Email, EnterpriseUser, Resource, User
 
-from emulators.atlassian import members, rules
+from emulators.atlassian import lookup, members, rules
 from emulators.atlassian.asgi import (
     Receive,
     Scope,
@@ -152,6 +152,13 @@ class AtlassianApp:
         if method == "GET" and len(parts) == 1:
             query.pop("sortBy", None)  # sorting is unsupported: the order stays the server's
             query.pop("sortOrder", None)
+        if method == "GET" and parts == ["Users"] and "filter" in query:
+            found = lookup.search(self.scim.memory, query, self.scim.get_base_url(scope))
+            if found is not None:
+                headers = [(b"content-type", b"application/scim+json")]
+                await send({"type": "http.response.start", "status": 200, "headers": headers})
+                await send({"type": "http.response.body", "body": found})
+                return
         inner_path = "/" + "/".join(parts)
         inner = {
             **scope,

@@ -89,5 +89,7 @@ def apply(
             group.meta.last_modified = datetime.datetime.now(datetime.UTC)
             group.meta.version = memory.next_version()
         body = group.model_dump(scim_ctx=Context.RESOURCE_REPLACEMENT_RESPONSE)
-    body.setdefault("meta", {})["location"] = location
+    meta = body.setdefault("meta", {})
+    meta.pop("version", None)  # the directory has no ETags (its ServiceProviderConfig says so)
+    meta["location"] = location
     return json.dumps(body).encode()

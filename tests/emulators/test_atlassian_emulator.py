@@ -7,6 +7,7 @@ rules make fail listed as expected.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -362,3 +363,34 @@ def test_member_patches_are_kept_and_stamped_and_a_missing_member_changes_nothin
     nobody = {"schemas": [PATCH], "Operations": [{"op": "remove", "path": 'members[value eq "x"]'}]}
     directory.http.patch(f"/Groups/{gid}", json=nobody)  # scim2-server's answer, whatever it is
     assert directory.http.get(f"/Groups/{gid}").json()["members"] == read["members"]
+
+
+@pytest.mark.parametrize(
+    "scim_filter",
+    [
+        'userName eq "ADA@orion.example"',
+        'externalId eq "005ADA"',
+        'externalId eq "005ada"',
+        'userName eq "nobody@orion.example"',
+        'username EQ "bob@orion.example"',
+    ],
+)
+def test_a_lookup_answers_as_scim2_server_would(directory: Directory, scim_filter: str) -> None:
+    # The one filter Atlassian allows is answered without scim2-server's copy of every user
+    # (emulators/atlassian/lookup.py); the answer must be scim2-server's, byte for byte in JSON.
+    create(directory, "ada@orion.example", externalId="005ADA")
+    create(directory, "bob@orion.example", externalId="005BOB")
+    params = {"filter": scim_filter, "startIndex": "1", "count": "100"}
+    served = directory.http.get("/Users", params=params)
+    assert served.status_code == 200, served.text
+    scim2 = asyncio.run(_scim2_server_answer(directory, params))
+    assert served.json() == scim2
+    assert served.json()["totalResults"] == len(served.json().get("Resources", []))
+
+
+async def _scim2_server_answer(directory: Directory, params: dict[str, str]) -> Any:
+    """What scim2-server itself (the directory under Atlassian's layer) answers to a listing."""
+    host = directory.http.base_url.netloc.decode()
+    transport = httpx.ASGITransport(app=directory.app.scim)
+    async with httpx.AsyncClient(transport=transport, base_url=f"http://{host}") as inner:
+        return (await inner.get("/Users", params=params)).json()
