@@ -104,15 +104,21 @@ class GitFeed:
         return f"{git.scrub(self.url)} branch {self.branch}{where}"
 
     def latest(self) -> Checkout:
-        environ = {**self.environ, **self.credentials.environment()}
-        mirror = self.cache / "mirror.git"
-        head = git.fetch(self.url, self.branch, mirror, environ)
-        commit = git.last_change(mirror, head, self.path, environ)
+        access = self.credentials.access(self.url)  # read now: a rotated token file applies
+        head = git.fetch(self.url, self.branch, self.mirror, self.environ, access)
+        return self._checkout(git.last_change(self.mirror, head, self.path, self.environ))
+
+    @property
+    def mirror(self) -> Path:
+        return self.cache / "mirror.git"
+
+    def _checkout(self, commit: str) -> Checkout:
+        """The folder of `commit`'s policy, exported from the mirror unless it already is."""
         folder = self.cache / "checkouts" / commit
         if not folder.is_dir():
             partial = folder.with_name(f".{commit}.partial")
             shutil.rmtree(partial, ignore_errors=True)
-            git.export(mirror, commit, self.path, partial, environ)
+            git.export(self.mirror, commit, self.path, partial, self.environ)
             partial.rename(folder)  # a crash mid-export never leaves a half folder to load
         return Checkout(folder, commit, commit)
 
