@@ -27,6 +27,8 @@ __all__ = [  # the credentials' side lives in git_access; callers know one modul
     "git",
     "last_change",
     "locate",
+    "pin",
+    "pinned",
     "resolve",
     "scrub",
     "working_copy",
@@ -118,6 +120,21 @@ def resolve(repository: Path, ref: str, environ: Mapping[str, str]) -> str:
         return _text("rev-parse", "--verify", f"{ref}^{{commit}}", cwd=repository, environ=environ)
     except GitError:
         raise GitError(f"{ref!r} is not a commit in {repository}") from None
+
+
+def pin(repository: Path, ref: str, commit: str, environ: Mapping[str, str]) -> None:
+    """Point `ref` at `commit`: remembered across restarts, and safe from `git gc`."""
+    _text("update-ref", ref, commit, cwd=repository, environ=environ)
+
+
+def pinned(repository: Path, ref: str, environ: Mapping[str, str]) -> str | None:
+    """The commit `ref` points at; None when it does not exist (or the repository does not)."""
+    if not (repository / "HEAD").exists():
+        return None
+    try:
+        return _text("rev-parse", "--verify", f"{ref}^{{commit}}", cwd=repository, environ=environ)
+    except GitError:
+        return None
 
 
 def export(

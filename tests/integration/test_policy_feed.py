@@ -89,6 +89,27 @@ def test_a_missing_branch_or_folder_is_a_clear_error(monorepo: Path, tmp_path: P
         wrong_path.latest()
 
 
+def test_the_last_good_commit_outlives_its_folder_a_force_push_and_a_restart(
+    monorepo: Path, tmp_path: Path
+) -> None:
+    following = feed(monorepo, tmp_path / "cache")
+    assert following.last_good() is None  # nothing loaded yet
+    good = following.latest()
+    following.remember(good)
+
+    (monorepo / "desired-state" / "source.yaml").write_text(POLICY + "# rewritten\n")
+    git(monorepo, "commit", "--quiet", "--all", "--amend", "-m", "history rewritten")
+    newest = following.latest()  # the good commit is on no branch any more
+    following.keep_only(newest)
+    assert not good.directory.exists()
+    git(tmp_path / "cache" / "mirror.git", "gc", "--quiet", "--prune=now")
+
+    restored = feed(monorepo, tmp_path / "cache").last_good()  # as a restarted process sees it
+    assert restored == good
+    assert (restored.directory / "source.yaml").read_text() == POLICY
+    assert DirectoryFeed(monorepo / "desired-state", {}).last_good() is None
+
+
 class Recorder(BaseHTTPRequestHandler):
     """An HTTP git remote that refuses everyone and remembers their Authorization header."""
 
