@@ -2,7 +2,8 @@
 
 /healthz says the loop is alive: its heartbeat is recent, and a cycle has run to its end (or an
 operation of a long one has finished) within the bound the loop derives from --interval, so
-Kubernetes restarts a controller whose cycles hang or keep failing whole. /readyz says a policy
+Kubernetes restarts a controller whose cycles hang or keep failing whole (not one that waits for
+a first policy that loads: a restart cannot give it one). /readyz says a policy
 is loaded and every app's last reconcile is recent and did not fail, naming the apps that are
 not ready and why. The loop tells `Health` what happens; the probes only read it. The server
 runs inside the controller's own event loop and never touches signal handlers: SIGHUP,
@@ -52,6 +53,9 @@ class Health:
     clock: Callable[[], float] = time.time
     last_beat: float | None = None
     policy_ok: bool = False
+    waiting: bool = False
+    """No policy could be loaded at startup: no cycle runs, so none can be late, and a restart
+    cannot help (the policy must be fixed); /healthz holds, /readyz says why (issue 17)."""
     expected: frozenset[str] | None = None
     """The apps of the policy in force, when the loop said; None: whichever have reconciled."""
     apps: dict[str, tuple[bool, float]] = field(default_factory=dict)
@@ -67,10 +71,17 @@ class Health:
 
     def policy_loaded(self, ok: bool, *, apps: Iterable[str] | None = None) -> None:
         """Whether a valid policy is in force; `apps` names its apps (others are forgotten)."""
+        if ok and self.waiting:  # the first policy after a wait: cycles are due from now
+            self.waiting = False
+            self.last_progress = self.clock()
         self.policy_ok = ok
         if apps is not None:
             self.expected = frozenset(apps)
             self.apps = {a: seen for a, seen in self.apps.items() if a in self.expected}
+
+    def waiting_for_policy(self) -> None:
+        """Startup found no policy that loads: the loop waits for one."""
+        self.waiting = True
 
     def app_reconciled(self, app: str, *, ok: bool, now: float) -> None:
         self.apps[app] = (ok, now)
@@ -86,6 +97,8 @@ class Health:
         if now - beat > self.heartbeat_timeout_seconds:
             return f"the loop's heartbeat stopped {now - beat:.0f}s ago"
         bound, progress = self.cycle_bound_seconds, self.last_progress
+        if self.waiting:
+            return None
         if bound is not None and progress is not None and now - progress > bound:
             return f"no cycle has run to its end for {now - progress:.0f}s (bound {bound:.0f}s)"
         return None

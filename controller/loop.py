@@ -6,7 +6,9 @@ of triggers arriving during it cause exactly one more run. SIGHUP fetches and re
 first (an invalid one keeps the last good one and says so: `policy_keeper`), SIGUSR1 just
 reconciles, SIGTERM and SIGINT stop taking work and let the run in flight finish within a
 deadline. Each trigger is acknowledged in a log line and a metric the moment it arrives, so
-on-call sees their `kill -HUP` was heard.
+on-call sees their `kill -HUP` was heard. Nor can the policy end it: a controller that started
+with no policy that loads (and no last good one to restore) skips its cycles, saying so, until
+one does.
 
 No cycle can end the loop. Whatever goes wrong in one (the journal or a legacy state.json
 unreadable, the engine not built, a read, a plan, an apply or the record failing, even a
@@ -98,13 +100,17 @@ class Controller:
 
     async def _reload_and_reconcile(self) -> None:
         """SIGHUP: fetch and reload the policy (whatever happens to it), then reconcile."""
-        await self.keeper.refresh(force=True)
+        try:
+            await self.keeper.refresh(force=True)  # never raises; if it ever did, say so
+        except Exception as error:
+            self.log.error("policy reload failed", error=f"{type(error).__name__}")
         self.trigger(SIGNAL)
 
     async def _current_engine(self) -> Engine:
         """The engine of the newest good policy; swapped only between runs, never during one."""
         policy = self.keeper.policy
-        assert policy is not None
+        if policy is None:  # never once valid since startup: `_cycle` waits instead
+            raise RuntimeError("no valid policy in force")
         if self._engine is None or self._engine.policy.revision != policy.revision:
             if self._engine is not None:
                 await self._engine.__aexit__(None, None, None)
@@ -246,6 +252,9 @@ class Controller:
         )
 
     async def _cycle(self, kinds: list[str], log: Any) -> None:
+        if self.keeper.policy is None:  # startup found none that loads (`PolicyKeeper.start`)
+            log.warning("cycle skipped: no valid policy in force", triggers=kinds)
+            return
         self._stage = "building the engine"
         running = await self._current_engine()
         self._stage = "asking the source what changed"
@@ -309,10 +318,10 @@ class Controller:
     # --- lifecycle ----------------------------------------------------------------------------
 
     async def run(self) -> int:
-        """Run until SIGTERM/SIGINT; 0 on a clean stop, 1 when the first policy is invalid."""
+        """Run until SIGTERM/SIGINT; 0 on a clean stop. A policy that does not load at startup
+        never ends it: the last good one, or none until one loads (`PolicyKeeper.start`)."""
         self.report.progressed()  # the bounds (/healthz, alerts) start now, not after a slow fetch
-        if not await self.keeper.refresh(force=True):
-            return 1
+        await self.keeper.start()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGHUP, signal.SIGUSR1, signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._on_signal, signum)

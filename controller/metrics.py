@@ -290,13 +290,14 @@ class Recorder:
         self.change_check_calls.inc(max(0, calls))
         self.change_check_interval.set(interval)
 
-    def policy_loaded(self, revision: str) -> None:
-        """A policy loaded and validated; its revision replaces the previous one's series."""
+    def policy_loaded(self, revision: str, *, valid: bool = True) -> None:
+        """A policy loaded and validated; its revision replaces the previous one's series.
+        `valid` False: it is the last good policy, restored while the newest does not load."""
         if self._revision is not None and self._revision != revision:
             self.policy_info.remove(self._revision)
         self._revision = revision
         self.policy_info.labels(revision).set(1)
-        self.policy_valid.set(1)
+        self.policy_valid.set(1 if valid else 0)
 
     def policy_load_failed(self) -> None:
         """A policy failed to load; the last good revision stays in force (and in policy_info)."""

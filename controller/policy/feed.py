@@ -6,6 +6,12 @@ exported into a folder of its own. Either way the loop asks `latest()` on an int
 SIGHUP, and gets a `Checkout`: the folder to load and what names it. The revision is the commit
 when the files are exactly a commit's: the last commit that changed the policy folder, so metrics
 and plans name what a reviewer merged, and commits elsewhere in a monorepo reload nothing.
+
+A feed also remembers the last policy that loaded (`remember`), so that a restart with a broken
+commit on the branch can go on with what ran before it (`last_good`). A repository pins that
+commit in its mirror (`refs/provisioner/last-good`, which also keeps it from `git gc`) and can
+export it again. A directory keeps no old copy, so it has none: its files are someone else's
+(git-sync's, a ConfigMap's), and a copy of them would freeze a users file kept beside the policy.
 """
 
 from __future__ import annotations
@@ -48,6 +54,12 @@ class PolicyFeed(Protocol):
     def keep_only(self, checkout: Checkout) -> None:
         """Release every checkout but the one in force (a no-op for a plain directory)."""
 
+    def remember(self, checkout: Checkout) -> None:
+        """`checkout` loaded: it is what `last_good` returns from now on, across restarts."""
+
+    def last_good(self) -> Checkout | None:
+        """The last checkout `remember`ed, when it can still be had; None otherwise."""
+
 
 class DirectoryFeed:
     def __init__(self, directory: Path, environ: Mapping[str, str]) -> None:
@@ -66,6 +78,12 @@ class DirectoryFeed:
     def keep_only(self, checkout: Checkout) -> None:
         return None
 
+    def remember(self, checkout: Checkout) -> None:
+        return None
+
+    def last_good(self) -> Checkout | None:
+        return None
+
 
 def _stat_fingerprint(directory: Path) -> str:
     """A hash of every file's path, size and modification time: cheap enough to poll."""
@@ -76,6 +94,10 @@ def _stat_fingerprint(directory: Path) -> str:
                 stat = path.stat()
                 digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
     return digest.hexdigest()
+
+
+LAST_GOOD_REF = "refs/provisioner/last-good"
+"""Where a repository's mirror pins the commit whose policy last loaded."""
 
 
 class GitFeed:
@@ -104,15 +126,21 @@ class GitFeed:
         return f"{git.scrub(self.url)} branch {self.branch}{where}"
 
     def latest(self) -> Checkout:
-        environ = {**self.environ, **self.credentials.environment()}
-        mirror = self.cache / "mirror.git"
-        head = git.fetch(self.url, self.branch, mirror, environ)
-        commit = git.last_change(mirror, head, self.path, environ)
+        access = self.credentials.access(self.url)  # read now: a rotated token file applies
+        head = git.fetch(self.url, self.branch, self.mirror, self.environ, access)
+        return self._checkout(git.last_change(self.mirror, head, self.path, self.environ))
+
+    @property
+    def mirror(self) -> Path:
+        return self.cache / "mirror.git"
+
+    def _checkout(self, commit: str) -> Checkout:
+        """The folder of `commit`'s policy, exported from the mirror unless it already is."""
         folder = self.cache / "checkouts" / commit
         if not folder.is_dir():
             partial = folder.with_name(f".{commit}.partial")
             shutil.rmtree(partial, ignore_errors=True)
-            git.export(mirror, commit, self.path, partial, environ)
+            git.export(self.mirror, commit, self.path, partial, self.environ)
             partial.rename(folder)  # a crash mid-export never leaves a half folder to load
         return Checkout(folder, commit, commit)
 
@@ -120,3 +148,11 @@ class GitFeed:
         for folder in (self.cache / "checkouts").iterdir():
             if folder != checkout.directory:
                 shutil.rmtree(folder, ignore_errors=True)
+
+    def remember(self, checkout: Checkout) -> None:
+        if checkout.commit is not None:
+            git.pin(self.mirror, LAST_GOOD_REF, checkout.commit, self.environ)
+
+    def last_good(self) -> Checkout | None:
+        commit = git.pinned(self.mirror, LAST_GOOD_REF, self.environ)
+        return self._checkout(commit) if commit is not None else None

@@ -4,74 +4,38 @@ Which commit a working copy is at (so a revision names a commit, not a hash of f
 branch of a remote repository into a local mirror, and exporting one commit's files into a
 directory the loader can read. The git CLI rather than a library: it is what platform teams
 already trust with their SSH keys, known_hosts and proxies. Credentials reach git through its
-environment, never its arguments (visible to every user of the machine), and never appear in a
-message: every error text is scrubbed of them.
+environment, never its arguments, and never appear in a message (`git_access`).
 """
 
 from __future__ import annotations
 
-import base64
 import io
-import re
 import subprocess
 import tarfile
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from controller.errors import PolicyError
+from controller.policy.git_access import Access, Credentials, GitError, scrub
+
+__all__ = [  # the credentials' side lives in git_access; callers know one module
+    "TIMEOUT_SECONDS",
+    "Access",
+    "Credentials",
+    "GitError",
+    "export",
+    "fetch",
+    "git",
+    "last_change",
+    "locate",
+    "pin",
+    "pinned",
+    "resolve",
+    "scrub",
+    "working_copy",
+]
 
 TIMEOUT_SECONDS = 120.0
 """A fetch that takes longer is stuck (a hung SSH handshake); the next interval tries again."""
-_URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
-
-
-class GitError(PolicyError):
-    """A git command failed; the message is git's own, without credentials."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__([message])
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """How git authenticates to the remote; every field optional (public or file:// repos)."""
-
-    token: str | None = None
-    """HTTPS: sent as HTTP basic auth with `username`, as GitHub and GitLab accept tokens."""
-    token_file: Path | None = None
-    """Read at every fetch, so a rotated Kubernetes Secret takes effect without a restart."""
-    username: str = "x-access-token"
-    ssh_key_file: Path | None = None
-    known_hosts_file: Path | None = None
-
-    def environment(self) -> dict[str, str]:
-        """Variables that hand these credentials to git without putting them on a command line."""
-        env: dict[str, str] = {}
-        token = self.token
-        if self.token_file is not None:
-            try:
-                token = self.token_file.read_text().strip()
-            except OSError as error:
-                raise GitError(f"cannot read the git token file: {error.strerror}") from None
-        if token:
-            basic = base64.b64encode(f"{self.username}:{token}".encode()).decode()
-            env |= {
-                "GIT_CONFIG_COUNT": "1",
-                "GIT_CONFIG_KEY_0": "http.extraHeader",
-                "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
-            }
-        if self.ssh_key_file is not None:
-            ssh = f"ssh -i '{self.ssh_key_file}' -o IdentitiesOnly=yes -o BatchMode=yes"
-            if self.known_hosts_file is not None:
-                ssh += f" -o UserKnownHostsFile='{self.known_hosts_file}'"
-            env["GIT_SSH_COMMAND"] = ssh
-        return env
-
-
-def scrub(text: str) -> str:
-    """`https://user:token@host/...` -> `https://***@host/...`."""
-    return _URL_CREDENTIALS.sub("***@", text)
 
 
 def git(
@@ -79,8 +43,10 @@ def git(
     cwd: Path | None = None,
     environ: Mapping[str, str] | None = None,
     stdout_bytes: bool = False,
+    secrets: Iterable[str] = (),
 ) -> str | bytes:
-    """Run `git args...` and return its output; `GitError` with git's message when it fails."""
+    """Run `git args...` and return its output; `GitError` with git's message when it fails,
+    scrubbed of URL credentials and of `secrets`."""
     base = {key: value for key, value in (environ or {}).items()}
     env = {
         **base,
@@ -101,7 +67,7 @@ def git(
     if done.returncode != 0:
         said = done.stderr.decode(errors="replace").strip().splitlines()
         reason = said[-1] if said else f"exit status {done.returncode}"
-        raise GitError(scrub(f"git {args[0]} failed: {reason}"))
+        raise GitError(scrub(f"git {args[0]} failed: {reason}", secrets))
     return done.stdout if stdout_bytes else done.stdout.decode().strip()
 
 
@@ -156,6 +122,21 @@ def resolve(repository: Path, ref: str, environ: Mapping[str, str]) -> str:
         raise GitError(f"{ref!r} is not a commit in {repository}") from None
 
 
+def pin(repository: Path, ref: str, commit: str, environ: Mapping[str, str]) -> None:
+    """Point `ref` at `commit`: remembered across restarts, and safe from `git gc`."""
+    _text("update-ref", ref, commit, cwd=repository, environ=environ)
+
+
+def pinned(repository: Path, ref: str, environ: Mapping[str, str]) -> str | None:
+    """The commit `ref` points at; None when it does not exist (or the repository does not)."""
+    if not (repository / "HEAD").exists():
+        return None
+    try:
+        return _text("rev-parse", "--verify", f"{ref}^{{commit}}", cwd=repository, environ=environ)
+    except GitError:
+        return None
+
+
 def export(
     repository: Path, commit: str, path: str, into: Path, environ: Mapping[str, str]
 ) -> Path:
@@ -175,16 +156,25 @@ def export(
     return into
 
 
-def fetch(url: str, branch: str, mirror: Path, environ: Mapping[str, str]) -> str:
-    """Fetch `branch` of `url` into the bare repository `mirror`; returns its head commit."""
+def fetch(url: str, branch: str, mirror: Path, environ: Mapping[str, str], access: Access) -> str:
+    """Fetch `branch` of `url` into the bare repository `mirror`; returns its head commit.
+    Git is given `access.url`, never `url`, and its credentials through the environment."""
     if not (mirror / "HEAD").exists():
         mirror.mkdir(parents=True, exist_ok=True)
         git("init", "--quiet", "--bare", str(mirror), environ=environ)
     refspec = f"+refs/heads/{branch}:refs/heads/{branch}"
     try:
-        git("fetch", "--quiet", "--no-tags", url, refspec, cwd=mirror, environ=environ)
+        git(
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            access.url,
+            refspec,
+            cwd=mirror,
+            environ=access.environ(environ),
+            secrets=access.secrets,
+        )
     except GitError as error:
-        raise GitError(
-            f"cannot fetch branch {branch!r} of {scrub(url)}: {error.errors[0]}"
-        ) from None
+        where = scrub(url, access.secrets)
+        raise GitError(f"cannot fetch branch {branch!r} of {where}: {error.errors[0]}") from None
     return _text("rev-parse", f"refs/heads/{branch}", cwd=mirror, environ=environ)

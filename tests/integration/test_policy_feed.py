@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
+from urllib.parse import quote
 
 import pytest
 
@@ -86,6 +87,27 @@ def test_a_missing_branch_or_folder_is_a_clear_error(monorepo: Path, tmp_path: P
     )
     with pytest.raises(policy_git.GitError, match="cannot read 'policies' at"):
         wrong_path.latest()
+
+
+def test_the_last_good_commit_outlives_its_folder_a_force_push_and_a_restart(
+    monorepo: Path, tmp_path: Path
+) -> None:
+    following = feed(monorepo, tmp_path / "cache")
+    assert following.last_good() is None  # nothing loaded yet
+    good = following.latest()
+    following.remember(good)
+
+    (monorepo / "desired-state" / "source.yaml").write_text(POLICY + "# rewritten\n")
+    git(monorepo, "commit", "--quiet", "--all", "--amend", "-m", "history rewritten")
+    newest = following.latest()  # the good commit is on no branch any more
+    following.keep_only(newest)
+    assert not good.directory.exists()
+    git(tmp_path / "cache" / "mirror.git", "gc", "--quiet", "--prune=now")
+
+    restored = feed(monorepo, tmp_path / "cache").last_good()  # as a restarted process sees it
+    assert restored == good
+    assert (restored.directory / "source.yaml").read_text() == POLICY
+    assert DirectoryFeed(monorepo / "desired-state", {}).last_good() is None
 
 
 class Recorder(BaseHTTPRequestHandler):
@@ -166,3 +188,93 @@ def test_a_git_sync_link_swap_is_a_new_fingerprint(tmp_path: Path) -> None:
 
     assert after.fingerprint != before.fingerprint
     assert after.directory == link
+
+
+class Stalling(BaseHTTPRequestHandler):
+    """An HTTP git remote that holds each request until the test has looked at every process,
+    then refuses it: a fetch in flight for as long as the test needs, and no longer."""
+
+    seen: ClassVar[list[str | None]] = []
+    arrived = threading.Event()
+    release = threading.Event()
+
+    def do_GET(self) -> None:
+        Stalling.seen.append(self.headers.get("Authorization"))
+        Stalling.arrived.set()
+        Stalling.release.wait(timeout=60)
+        self.send_response(403)
+        self.end_headers()
+
+    def log_message(self, *_: object) -> None:
+        return None
+
+
+@pytest.fixture
+def stalling_remote() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Stalling)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    Stalling.seen = []
+    Stalling.arrived.clear()
+    Stalling.release.clear()
+    yield f"http://127.0.0.1:{server.server_address[1]}/org/policy.git"
+    Stalling.release.set()
+    server.shutdown()
+    server.server_close()
+
+
+def command_lines() -> list[bytes]:
+    """Every process's command line, as anyone on the machine can read it."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" "))
+            except OSError:
+                continue  # it ended meanwhile
+    return found
+
+
+@pytest.mark.parametrize("given_as", ["url", "token file"])
+def test_no_git_password_is_on_any_command_line_during_a_fetch(
+    stalling_remote: str, tmp_path: Path, given_as: str
+) -> None:
+    password = "p@ss:w/rd%41+é'"  # every character that broke a URL or a scrubber
+    credentials = policy_git.Credentials()
+    url = stalling_remote
+    if given_as == "url":
+        url = url.replace("http://", f"http://someone:{quote(password, safe='')}@")
+        user = "someone"
+    else:
+        (tmp_path / "token").write_text(password)
+        credentials = policy_git.Credentials(token_file=tmp_path / "token")
+        user = "x-access-token"
+    remote = GitFeed(
+        url, branch="main", path="", cache=tmp_path / "cache", credentials=credentials, environ={}
+    )
+    failed: list[BaseException] = []
+
+    def fetching() -> None:
+        try:
+            remote.latest()
+        except policy_git.GitError as error:
+            failed.append(error)
+
+    thread = threading.Thread(target=fetching)
+    thread.start()
+    try:
+        assert Stalling.arrived.wait(timeout=60), "git never reached the remote"
+        in_flight = command_lines()  # git fetch and git-remote-http wait on the remote now
+    finally:
+        Stalling.release.set()
+        thread.join(timeout=60)
+
+    assert any(b"remote-http" in line for line in in_flight), "the fetch was not seen running"
+    forms = {password, quote(password, safe=""), quote(password)}
+    leaked = [line for line in in_flight if any(form.encode() in line for form in forms)]
+    assert leaked == []
+    basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+    assert Stalling.seen[0] == f"Basic {basic}"  # yet git did send them, from its environment
+    (error,) = failed
+    assert "cannot fetch branch 'main'" in str(error)
+    assert not any(form in str(error) for form in forms)

@@ -127,24 +127,33 @@ def controller(tmp_path: Path) -> Iterator[Callable[..., Running]]:
     started: list[Running] = []
 
     def start(
-        users: int = 24, *, args: tuple[str, ...] = (), repo: bool = False, **env: str
+        users: int = 24,
+        *,
+        args: tuple[str, ...] = (),
+        repo: bool = False,
+        policy_text: str = POLICY,
+        again: bool = False,
+        **env: str,
     ) -> Running:
         """Start the controller; with `repo`, the policy folder is a git repository that the
-        controller fetches from (as --policy-repo file://...) rather than reads in place."""
+        controller fetches from (as --policy-repo file://...) rather than reads in place.
+        `again` starts it anew on the policy, repository and state a stopped one left."""
         slow = SlowApp(scim_app.make_scim_app(TOKEN))
         stack = scim_app.serve(slow)
         url = stack.__enter__()
         policy = tmp_path / "policy"
-        policy.mkdir(exist_ok=True)
-        (policy / "policy.yaml").write_text(POLICY)
         users_file = policy / "users.yaml"
-        users_file.write_text(yaml.safe_dump({"users": make_users(users)}))
+        if not again:
+            policy.mkdir(exist_ok=True)
+            (policy / "policy.yaml").write_text(policy_text)
+            users_file.write_text(yaml.safe_dump({"users": make_users(users)}))
+            if repo:
+                gitrepo.init(policy)
+                gitrepo.commit(policy, "the first policy")
         if repo:
-            gitrepo.init(policy)
-            gitrepo.commit(policy, "the first policy")
             args = ("--policy-repo", policy.as_uri(), *args)
         port = free_port()
-        log_path = tmp_path / "controller.log"
+        log_path = tmp_path / f"controller-{len(started) + 1}.log"
         environment = {
             **os.environ,
             "TOOL_SCIM_URL": url,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable
 
+import pytest
+
 from tests.process.conftest import Running, wait_for
 
 Start = Callable[..., Running]
@@ -59,12 +61,24 @@ def test_three_signals_during_a_slow_run_cause_exactly_one_follow_up(controller:
     assert sum(event["coalesced"] for event in running.events("trigger received")) == 3
 
 
-def test_sighup_with_a_broken_policy_keeps_the_old_one_and_goes_on(controller: Start) -> None:
+BREAKAGES = {
+    "a typo": lambda text: text.replace("type: scim", "type: [broken"),
+    # PyYAML raised ValueError here, not a PolicyError: the reload task died unseen (issue 17).
+    "an invalid date": lambda text: text.replace(
+        "metadata: {name: org}", "metadata: {name: org}\nreviewed: 2024-02-30"
+    ),
+}
+
+
+@pytest.mark.parametrize("breakage", sorted(BREAKAGES))
+def test_sighup_with_a_broken_policy_keeps_the_old_one_and_goes_on(
+    controller: Start, breakage: str
+) -> None:
     running = controller()
     running.wait_cycles(1)
     assert running.metric("provisioner_policy_valid") == 1.0
     good = (running.policy / "policy.yaml").read_text()
-    (running.policy / "policy.yaml").write_text(good.replace("type: scim", "type: [broken"))
+    (running.policy / "policy.yaml").write_text(BREAKAGES[breakage](good))
 
     running.signal(signal.SIGHUP)
     wait_for(lambda: running.metric("provisioner_policy_valid") == 0.0, "policy_valid to drop")
