@@ -362,7 +362,7 @@ def test_a_template_naming_a_field_the_salesforce_source_does_not_read(tmp_path:
     write(tmp_path, {"source.yaml": SALESFORCE_SOURCE})
     attributes = (
         '    displayName: "{{ user.FirstName }} {{ user.Lastname }}"\n'
-        '    title: "{{ user.Profile.Name }} {{ user.UserRole }}'
+        '    title: "{{ user.Profile.Name }} {{ user.UserRole is defined }}'
         " {{ user.Email.split('@')[0] }}\"\n"
         '    role: "{{ user.contractor_end_date__c }} {{ user.Manager.Email }}"\n'
     )
@@ -379,6 +379,42 @@ def test_a_template_naming_a_field_the_salesforce_source_does_not_read(tmp_path:
     # A file Source's columns are whatever its file holds: nothing to check against.
     write(tmp_path, {"source.yaml": SOURCE, "users.yaml": "users: []\n"})
     assert load(tmp_path).apps["slack"].attributes["role"].startswith("{{ user.contractor")
+
+
+def test_a_template_writing_a_related_record_is_refused_at_its_line(tmp_path: Path) -> None:
+    """`{{ user.UserRole }}` names a field the Source reads but writes an object, not a value."""
+    valid(tmp_path)
+    (tmp_path / "users.yaml").unlink()
+    write(tmp_path, {"source.yaml": SALESFORCE_SOURCE.replace("[Contractor", "[Manager.Email, X")})
+    attributes = (
+        '    title: "{{ user.UserRole }}"\n'
+        '    role: "{{ user.Manager | lower }}"\n'
+        '    name.givenName: "{{ user }}"\n'
+        '    name.familyName: "{{ user.Email.lower }}"\n'
+        '    emails.work: "{{ user.PermissionSets }} {{ user.UserRole.Name }}"\n'
+    )
+    apps = APPS.replace('    displayName: "{{ user.FirstName }} {{ user.LastName }}"\n', attributes)
+    write(tmp_path, {"apps.yml": apps})
+
+    apps_file = tmp_path / "apps.yml"
+    assert errors(tmp_path) == [
+        f"{apps_file}:11: spec.attributes.title: user.UserRole is a related record, not a value; "
+        "write {{ user.UserRole.Name }} instead",
+        f"{apps_file}:12: spec.attributes.role: user.Manager is a related record, not a value; "
+        "write {{ user.Manager.Email }} instead",
+        f"{apps_file}:13: spec.attributes['name.givenName']: user is the whole user, not a "
+        "value; write {{ user.Email }} instead",
+        f"{apps_file}:14: spec.attributes['name.familyName']: the template writes a method, "
+        "not a value; call it, with ()",
+    ]
+    # With a file Source too, for the fields both sources read; its own columns (`Manager`,
+    # which this file may hold as text) are sampled as text.
+    write(tmp_path, {"source.yaml": SOURCE, "users.yaml": "users: []\n"})
+    assert [error.split(": ", 2)[1] for error in errors(tmp_path)] == [
+        "spec.attributes.title",
+        "spec.attributes['name.givenName']",
+        "spec.attributes['name.familyName']",
+    ]
 
 
 def test_a_grant_naming_a_group_its_app_does_not_declare(tmp_path: Path) -> None:
