@@ -200,8 +200,8 @@ def test_errors_in_two_files_are_all_reported_with_their_lines(tmp_path: Path) -
 
     assert errors(tmp_path) == [
         f"{tmp_path / 'apps.yml'}:8: spec.colour: unknown key 'colour'; allowed keys: "
-        "attributes, auth, deprovision, endpoint, exclude, groups, limits, match, mode, pageSize, "
-        "prune, rateLimit, safety, type",
+        "attributes, auth, deprovision, endpoint, exclude, groups, insecure, limits, match, mode, "
+        "pageSize, prune, rateLimit, safety, type",
         f"{tmp_path / 'apps.yml'}:21: spec.deprovision.action: "
         "Input should be 'suspend' or 'delete'",
         f"{tmp_path / 'teams' / 'rules.yaml'}:15: spec.grant[0].app: no app named 'zendesk'; "
@@ -429,3 +429,44 @@ def test_a_grant_naming_a_group_its_app_does_not_declare(tmp_path: Path) -> None
     # jira declares no groups, so its grants may name any.
     write(tmp_path, {"apps.yml": apps.replace("[eng, support]", "[eng, all-hands]")})
     assert load(tmp_path).apps["slack"].groups == ["eng", "all-hands"]
+
+
+def test_a_plain_http_endpoint_off_this_host_is_refused_unless_insecure(tmp_path: Path) -> None:
+    valid(tmp_path)
+    (tmp_path / "users.yaml").unlink()
+    source = SALESFORCE_SOURCE.replace(
+        "https://orion.my.salesforce.com", "http://orion.my.salesforce.com"
+    ).replace("SF_SECRET}", "SF_SECRET,\n      loginUrl: 'http://login.example'}")
+    apps = APPS.replace("https://jira.example/scim/v2", "http://jira.example/scim/v2")
+    write(tmp_path, {"source.yaml": source, "apps.yml": apps})
+    refused = (
+        "plain http:// outside this host (127.0.0.1, ::1, localhost) sends tokens and personal "
+        "data unencrypted; use https://, or set {}: true"
+    )
+
+    # The value from the environment is not quoted: the message names no URL.
+    assert errors(tmp_path, {"SLACK_SCIM_URL": "http://10.0.0.7:8080/scim/v2"}) == [
+        f"{tmp_path / 'apps.yml'}:6: spec.endpoint: " + refused.format("insecure"),
+        f"{tmp_path / 'apps.yml'}:18: spec.endpoint: " + refused.format("insecure"),
+        f"{tmp_path / 'source.yaml'}:6: spec.salesforce.instanceUrl: "
+        + refused.format("salesforce.insecure"),
+        f"{tmp_path / 'source.yaml'}:8: spec.salesforce.auth.loginUrl: "
+        + refused.format("salesforce.insecure"),
+    ]
+    # This host's loopback needs no leave.
+    write(tmp_path, {"source.yaml": SALESFORCE_SOURCE, "apps.yml": APPS})
+    for loopback in ("http://127.0.0.1:9201/v2", "http://[::1]:9201/v2", "http://localhost/v2"):
+        assert load(tmp_path, {"SLACK_SCIM_URL": loopback}).apps["slack"].endpoint == loopback
+    # Anywhere else, the policy says so in words.
+    write(
+        tmp_path,
+        {
+            "source.yaml": source.replace("\n    fields:", "\n    insecure: true\n    fields:"),
+            "apps.yml": apps.replace("\n  attributes:", "\n  insecure: true\n  attributes:"),
+        },
+    )
+    policy = load(tmp_path, {"SLACK_SCIM_URL": "http://10.0.0.7:8080/scim/v2"})
+    assert policy.apps["slack"].insecure and policy.apps["jira"].insecure
+    assert policy.apps["jira"].endpoint == "http://jira.example/scim/v2"
+    assert policy.sources[0].spec.salesforce is not None
+    assert policy.sources[0].spec.salesforce.instance_url == "http://orion.my.salesforce.com"
