@@ -3,11 +3,17 @@
 Pure formatting: no I/O. The text form follows Terraform's plan shape (`+` create, `~` change,
 `-` removal) because that is what platform teams already review; the JSON form is stable for CI
 comments and scripts.
+
+Names are shown as written (`José Müller`, `😀`), but text for a terminal passes `printable`: a
+name from an app must not be able to move the cursor, recolour the screen or reorder the line
+(control characters, ANSI escapes, bidirectional overrides), so those are written as `\\uXXXX`.
+The JSON form escapes everything but ASCII, as before: valid, and safe wherever it is shown.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from typing import Any
 
@@ -32,8 +38,24 @@ def count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
+_UNPRINTABLE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+"""What a terminal acts on rather than shows: C0 (but newline) and C1 controls with DEL, ESC
+among them; bidirectional embeddings, overrides and isolates; and lone surrogates, which no
+output encoding can write."""
+
+
+def printable(text: str) -> str:
+    """`text` as written, but for `_UNPRINTABLE` characters, each written as `\\uXXXX`."""
+    return _UNPRINTABLE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+
+
+def quoted(value: Any) -> str:
+    """A value in double quotes, JSON-escaped but for non-ASCII letters, shown as written."""
+    return printable(json.dumps(value, ensure_ascii=False, default=str))
+
+
 def _value(value: Any) -> str:
-    return "(none)" if value is None else json.dumps(value)
+    return "(none)" if value is None else quoted(value)
 
 
 def operation_line(operation: Operation) -> str:
@@ -103,8 +125,8 @@ def withheld_line(cycle: Cycle, *, applied: bool = False) -> str | None:
     apps = ", ".join(f"{name} ({_short(reason)})" for name, reason in reasons)
     changed = "nothing was changed there" if applied else "nothing would be changed there"
     return (
-        f"{len(withheld)} of {count(len(cycle.apps), 'app')} could not be planned: {apps}; "
-        f"{changed}."
+        f"{len(withheld)} of {count(len(cycle.apps), 'app')} could not be planned: "
+        f"{printable(apps)}; {changed}."
     )
 
 
@@ -193,7 +215,7 @@ def plan_text(cycle: Cycle) -> str:
     lines += [f"warning: {problem}" for problem in cycle.evaluation.problems]
     for app in cycle.apps:
         lines += [*_app_lines(cycle, app), ""]
-    return "\n".join(lines + closing_lines(cycle))
+    return printable("\n".join(lines + closing_lines(cycle)))
 
 
 def operation_json(operation: Operation) -> dict[str, Any]:
@@ -263,7 +285,7 @@ def plan_json(cycle: Cycle) -> str:
 def outcome_line(outcome: Outcome) -> str:
     mark = {"success": "ok", "error": "FAILED", "skipped": "skipped"}[outcome.result]
     line = f"{operation_line(outcome.operation)}  [{mark}]"
-    return f"{line} {outcome.detail}" if outcome.detail else line
+    return printable(f"{line} {outcome.detail}" if outcome.detail else line)
 
 
 def report_summary(report: ApplyReport) -> str:

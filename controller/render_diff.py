@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from controller.cycle import Cycle
 from controller.operations import Operation
 from controller.policy_diff import AccountDiff, AppDiff, affected_accounts
-from controller.render import operation_json
+from controller.render import operation_json, printable
 from controller.render_markdown import MAX_ACCOUNTS, Quote, by_attention, code, describe
 
 
@@ -87,7 +87,7 @@ def diff_text(base: Cycle, head: Cycle, diffs: Sequence[AppDiff], *, refs: tuple
             lines.append(f"    head: {_doing(account.head)}")
         lines.append("")
     lines.append(_verdict(base, head, diffs))
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 def diff_markdown(
@@ -115,7 +115,7 @@ def diff_markdown(
                 lines.append(f"| … and {hidden} more | | |")
         lines.append("")
     lines.append(f"**{_verdict(base, head, diffs)}**")
-    return "\n".join(lines) + "\n"
+    return printable("\n".join(lines) + "\n")
 
 
 def diff_json(base: Cycle, head: Cycle, diffs: Sequence[AppDiff], *, refs: tuple[str, str]) -> str:

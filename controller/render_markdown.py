@@ -8,7 +8,6 @@ total stated, so a change touching thousands of accounts still fits in one comme
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -31,7 +30,7 @@ def code(text: str) -> str:
 
 
 def _value(value: Any, quote: Quote) -> str:
-    return "(none)" if value is None else quote(json.dumps(value, ensure_ascii=False))
+    return "(none)" if value is None else quote(render.quoted(value))
 
 
 def describe(operation: Operation, quote: Quote = code) -> str:
@@ -145,7 +144,7 @@ def plan_markdown(cycle: Cycle) -> str:
     lines.append("")
     if cycle.in_sync:
         lines.append("**No changes:** every app is in sync with the policy.")
-        return "\n".join(lines) + "\n"
+        return render.printable("\n".join(lines) + "\n")
     lines += [*_counts_table(cycle), ""]
     for app in cycle.apps:
         lines += _app_section(app)
@@ -154,4 +153,4 @@ def plan_markdown(cycle: Cycle) -> str:
         head, _, rest = closing[0].partition(": ")
         closing[0] = f"**{head}:** {rest}"
     lines += [f"{line}\n" for line in closing]
-    return "\n".join(lines)
+    return render.printable("\n".join(lines))

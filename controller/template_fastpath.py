@@ -6,10 +6,13 @@ and a nested copy of the user's fields, which at 100,000 users and several apps 
 whole plan (bench/RESULTS.md). Such a template is compiled here into a list of pieces and
 rendered by plain lookups, with the same result and the same error messages as Jinja's path;
 anything else (conditionals, other filters, arguments) returns None and goes through Jinja.
+It also says which field values are text (`as_text`): both paths write a value, or a list of
+values joined by `;` as a users file writes it, and nothing else.
 """
 
 from __future__ import annotations
 
+import datetime
 import functools
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -24,6 +27,25 @@ FILTERS: dict[str, Callable[[str], str]] = {
 }
 Piece = tuple[str, str | None, tuple[str, ...]]
 """(literal text, a dotted field or None, the filters applied to it in order)."""
+SCALARS = (str, int, float, datetime.date, type(None))
+"""What a template may write as it is (bool is an int; a datetime a date)."""
+LISTS = (list, tuple, set, frozenset)
+SEPARATOR = ";"
+"""Between a list's values (`PermissionSets`), as a CSV users file writes them: a list from
+Salesforce and the same cell from a file render alike."""
+
+
+def listed(value: Any) -> list[Any] | None:
+    """A list of values in the order they are written (a set's sorted); None if it is none."""
+    if not isinstance(value, LISTS) or not all(isinstance(item, SCALARS) for item in value):
+        return None
+    return sorted(value, key=str) if isinstance(value, set | frozenset) else list(value)
+
+
+def joined(value: Any) -> str | None:
+    """A list of values as one text, `;`-separated; None for anything else."""
+    items = listed(value)
+    return None if items is None else SEPARATOR.join(str(item) for item in items)
 
 
 class MissingField(Exception):
@@ -31,7 +53,8 @@ class MissingField(Exception):
 
 
 class NotSimple(Exception):
-    """The field is a relationship (`user.Profile`), not a value: Jinja renders it."""
+    """The field is a relationship (`user.Profile`) or another object, not a value: Jinja
+    renders it, and says what is wrong."""
 
 
 def _field(node: nodes.Node) -> str | None:
@@ -99,6 +122,8 @@ def _lookup(fields: Mapping[str, Any], relationships: frozenset[str], field: str
         prefix = ".".join(parts[:depth])
         if prefix in fields and fields[prefix] is None:
             raise MissingField(f"field {prefix} has no value")
+        if prefix in fields:
+            raise NotSimple(field)  # an attribute of a value (`user.Email.lower`): for Jinja
         if prefix not in relationships:
             raise MissingField(f"the source user has no field {prefix}")
     raise MissingField(f"the source user has no field {field}")
@@ -113,8 +138,18 @@ def render_simple(
         if field is None:
             out.append(literal)
             continue
-        value = str(_lookup(fields, relationships, field))
+        value = as_text(_lookup(fields, relationships, field), field)
         for name in filters:
             value = FILTERS[name](value)
         out.append(value)
     return "".join(out)
+
+
+def as_text(value: Any, field: str) -> str:
+    """A field's value as the text a template writes; NotSimple when it is no value."""
+    if isinstance(value, SCALARS):
+        return str(value)
+    text = joined(value)
+    if text is None:
+        raise NotSimple(field)
+    return text

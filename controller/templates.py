@@ -5,11 +5,17 @@ Salesforce name (`"{{ user.Email | lower }}"`, `"{{ user.Profile.Name }}"`). Tem
 policy in git, so they run sandboxed (no attribute access beyond the fields), strictly (a missing
 field is an error, never a silently empty value) and without HTML escaping. Error messages name
 fields, never their values: those are personal data.
+
+A template writes a value: text, a number, a date, or a list of values joined by `;`. One that
+would write an object (`{{ user.UserRole }}`, a related record, rather than its `.Name`) fails
+with `NotAValue`, for that user at run time and at its line in `validate`: Python's description
+of an object is no one's title, and its address would rewrite every account on every cycle.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +35,24 @@ class TemplateError(ProvisionerError):
     """A template could not be rendered for one user; the message names fields, not values."""
 
 
+class NotAValue(TemplateError):
+    """The template would write an object (a related record, a method), not a value."""
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+>")
+"""How Python describes an object that has no text of its own: never a value to write."""
+
+
+def _not_a_value(name: str, fields: _Fields | None = None) -> NotAValue:
+    if fields is not None:
+        known = sorted(fields._values) or sorted(fields._empty)
+        child = "Name" if "Name" in known else (known[0] if known else "Name")
+        instead = f"{name}.{child}" if name else "user.Email"
+        what = f"{name} is a related record" if name else "user is the whole user"
+        return NotAValue(f"{what}, not a value; write {{{{ {instead} }}}} instead")
+    return NotAValue(f"{name} holds no text, number, date or list of them: it cannot be written")
+
+
 class _Fields:
     """One level of the `user` object: fields by name, its dotted prefix, which were empty.
 
@@ -46,6 +70,32 @@ class _Fields:
     def __getitem__(self, name: str) -> Any:
         return self._values[name]
 
+    def _refuse(self, *_: Any) -> str:
+        raise _not_a_value(f"user.{self._prefix[:-1]}" if self._prefix else "", self)
+
+    __str__ = __repr__ = __format__ = _refuse
+
+
+class _Names(list[Any]):
+    """A list field (`PermissionSets`): its values when iterated or joined, `a;b` as text."""
+
+    def __str__(self) -> str:
+        return fastpath.joined(self) or ""
+
+
+class _Opaque:
+    """A field whose value is neither a value nor a list of them: any use of it as text fails."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def _refuse(self, *_: Any) -> str:
+        raise _not_a_value(f"user.{self._name}")
+
+    __str__ = __repr__ = __format__ = _refuse
+
 
 class _Undefined(jinja2.StrictUndefined):
     """StrictUndefined whose message says which source field is missing or empty."""
@@ -61,7 +111,23 @@ class _Undefined(jinja2.StrictUndefined):
         return str(super()._undefined_message)
 
 
-_ENVIRONMENT = ImmutableSandboxedEnvironment(undefined=_Undefined, autoescape=False)
+def _finalize(value: Any) -> Any:
+    """What each `{{ }}` writes: a value as it is, a list joined, anything else refused."""
+    if isinstance(value, _Fields | _Opaque):
+        value._refuse()
+    if isinstance(value, (*fastpath.SCALARS, jinja2.Undefined)):
+        return value
+    text = fastpath.joined(value)
+    if text is None and callable(value):
+        raise NotAValue("the template writes a method, not a value; call it, with ()")
+    if text is None:
+        raise NotAValue(f"the template writes a {type(value).__name__}, not a value")
+    return text
+
+
+_ENVIRONMENT = ImmutableSandboxedEnvironment(
+    undefined=_Undefined, autoescape=False, finalize=_finalize
+)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -131,8 +197,12 @@ def _nest(fields: Mapping[str, Any]) -> _Fields:
             continue  # a relationship's own fields beat a flat value of the same name
         if value is None:
             level._empty.add(leaf)
-        else:
+        elif isinstance(value, fastpath.SCALARS):
             level._values[leaf] = value
+        elif (items := fastpath.listed(value)) is not None:
+            level._values[leaf] = _Names(items)
+        else:
+            level._values[leaf] = _Opaque(dotted)
     return root
 
 
@@ -181,9 +251,14 @@ class Renderer:
         if self._nested is None:
             self._nested = _nest(self._fields)
         try:
-            return template.render({USER: self._nested}).strip()
+            text = template.render({USER: self._nested}).strip()
+        except NotAValue:
+            raise
         except (jinja2.UndefinedError, SecurityError) as error:
             raise TemplateError(error.message or type(error).__name__) from None
         except Exception as error:
             # Other failures (a filter given the wrong type, say) may quote the value.
             raise TemplateError(f"template failed ({type(error).__name__})") from None
+        if _ADDRESS.search(text):  # an object made text some other way (`| string`)
+            raise NotAValue("the template writes an object's description, not a value")
+        return text

@@ -2,8 +2,9 @@
 
 The loader validates each document against its schema; these checks need several documents at
 once: unique names, grants naming declared apps and groups, what each app type can store and do,
-templates naming fields the source reads, the users file. They use raw values, so a typo
-elsewhere hides none of them, and every problem is reported at its own line.
+templates naming fields the source reads and writing values (`template_sample`), the users file.
+They use raw values, so a typo elsewhere hides none of them, and every problem is reported at
+its own line.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from controller import templates
+from controller.policy import template_sample
 from controller.policy.yamlsource import Document, Path_, dotted
 from controller.sources.base import FROZEN, PERMISSION_SETS
 from controller.sources.salesforce import soql
@@ -95,6 +97,7 @@ def cross_check(
     }
     sources = [doc for doc in docs if doc.kind == "Source"]
     fields = _source_fields(sources[0]) if sources else None
+    extra = sources[0].get("spec", "salesforce", "fields") if sources else None
     if complete and not sources:
         report.entries.append((str(directory), 0, "no Source: exactly one Source is supported"))
     for doc in sources[1:]:
@@ -104,6 +107,7 @@ def cross_check(
         if doc.kind == "ConnectedApp":
             _check_app(doc, report, app_types)
             _check_fields(doc, report, fields)
+            _check_values(doc, report, extra)
         elif doc.kind == "AccessRule" and complete:
             _check_grants(doc, report, apps)
         elif doc.kind == "Source":
@@ -216,6 +220,16 @@ def _check_fields(doc: Doc, report: Report, fields: SourceFields | None) -> None
                     "or correct the name"
                 )
                 report.add(doc, ("spec", "attributes", attribute), message)
+
+
+def _check_values(doc: Doc, report: Report, extra: Any) -> None:
+    """Each template writes a value for a sample user, never an object (`{{ user.UserRole }}`)."""
+    attributes = doc.get("spec", "attributes")
+    for attribute, text in attributes.items() if isinstance(attributes, dict) else ():
+        if not isinstance(text, str) or templates.check(text) is not None:
+            continue  # reported by _check_app
+        if (problem := template_sample.object_written(text, extra)) is not None:
+            report.add(doc, ("spec", "attributes", attribute), problem)
 
 
 def _check_source(doc: Doc, report: Report) -> None:

@@ -8,16 +8,61 @@ These models are the one definition of the format: the loader validates against 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 API_VERSION = "provisioner/v1"
 DURATION = re.compile(r"^(?P<count>\d+)(?P<unit>[smhd])$")
 APP_TYPES = ("scim", "slack", "atlassian", "zendesk")
 """Reconciler kinds known to the policy; each is registered in `reconcilers.REGISTRY`."""
+
+
+PLAIN_HTTP = (
+    "plain http:// outside this host (127.0.0.1, ::1, localhost) sends tokens and personal data "
+    "unencrypted; use https://, or set {key}: true"
+)
+
+
+def _plain_http_elsewhere(url: str) -> bool:
+    """Whether `url` is plain http:// to anywhere but this host's loopback."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "http":
+        return False
+    host = (parts.hostname or "").lower()
+    try:
+        return host != "localhost" and not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True  # a name: only "localhost" is known to stay on this host
+
+
+def refuse_plain_http(
+    model: str, urls: dict[tuple[str, ...], str], *, insecure: bool, key: str = "insecure"
+) -> None:
+    """A validation error at each of `urls` (by its YAML path) that is plain http:// off this
+    host, unless `insecure` (the document's `key`) is true."""
+    if insecure:
+        return
+    refused = PydanticCustomError("plain_http", PLAIN_HTTP, {"key": key})
+    errors = [
+        InitErrorDetails(type=refused, loc=loc, input=url)
+        for loc, url in urls.items()
+        if _plain_http_elsewhere(url)
+    ]
+    if errors:
+        raise ValidationError.from_exception_data(model, errors)
 
 
 class Strict(BaseModel):
@@ -81,6 +126,9 @@ class SalesforceSpec(Strict):
     """A SOQL condition that narrows which users are read, e.g. UserType = 'Standard'."""
     batch_size: Annotated[int, Field(ge=200, le=2000)] = 2000
     """Records per page asked for (Sforce-Query-Options); Salesforce may send fewer."""
+    insecure: bool = False
+    """Allow plain http:// for instanceUrl and auth.loginUrl off this host (127.0.0.1, ::1 and
+    localhost need no leave). Tokens and user records then cross the network unencrypted."""
 
     @field_validator("instance_url")
     @classmethod
@@ -88,6 +136,12 @@ class SalesforceSpec(Strict):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"{value!r} is not an http(s) URL")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _encrypted(self) -> SalesforceSpec:
+        urls = {("instanceUrl",): self.instance_url, ("auth", "loginUrl"): self.auth.login_url}
+        refuse_plain_http("SalesforceSpec", urls, insecure=self.insecure, key="salesforce.insecure")
+        return self
 
 
 class SourceSpec(Strict):
@@ -214,6 +268,9 @@ class ConnectedAppSpec(Strict):
     limits: LimitsSpec = LimitsSpec()
     mode: Literal["enforce", "observe"] = "enforce"
     """observe: plan and report drift, never write; for onboarding an app safely."""
+    insecure: bool = False
+    """Allow a plain http:// endpoint off this host (127.0.0.1, ::1 and localhost need no
+    leave). The app's token and people's names and emails then cross the network unencrypted."""
 
     @field_validator("endpoint")
     @classmethod
@@ -221,6 +278,13 @@ class ConnectedAppSpec(Strict):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"{value!r} is not an http(s) URL")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _encrypted(self) -> ConnectedAppSpec:
+        refuse_plain_http(
+            "ConnectedAppSpec", {("endpoint",): self.endpoint}, insecure=self.insecure
+        )
+        return self
 
     @field_validator("attributes")
     @classmethod

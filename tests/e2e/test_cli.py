@@ -65,6 +65,34 @@ def test_errors_in_two_files_are_both_reported_with_file_and_line(tmp_path: Path
     assert done.stdout == ""
 
 
+def test_validate_refuses_a_template_writing_a_related_record_at_its_line(tmp_path: Path) -> None:
+    (tmp_path / "users.yaml").write_text("users: []\n")
+    (tmp_path / "policy.yaml").write_text(
+        "apiVersion: provisioner/v1\n"
+        "kind: Source\n"
+        "metadata: {name: org}\n"
+        "spec:\n"
+        "  file: {path: users.yaml}\n"
+        "---\n"
+        "apiVersion: provisioner/v1\n"
+        "kind: ConnectedApp\n"
+        "metadata: {name: tool}\n"
+        "spec:\n"
+        "  type: scim\n"
+        "  endpoint: http://127.0.0.1:1/v2\n"
+        "  attributes:\n"
+        "    userName: '{{ user.Email }}'\n"
+        '    title: "{{ user.UserRole }}"\n'
+    )
+    done = provisioner("validate", "--policy", str(tmp_path))
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[0] == (
+        f"{tmp_path / 'policy.yaml'}:15: spec.attributes.title: user.UserRole is a related "
+        "record, not a value; write {{ user.UserRole.Name }} instead"
+    )
+    assert done.stdout == ""
+
+
 def test_plan_with_an_invalid_policy_exits_1(tmp_path: Path) -> None:
     (tmp_path / "x.yaml").write_text("kind: [\n")
     done = provisioner("plan", "--policy", str(tmp_path))

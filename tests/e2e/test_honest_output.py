@@ -17,6 +17,7 @@ from tests.e2e.conftest import World, make_users
 from tests.gitrepo import commit, init
 
 IN_SYNC_CLAIM = "every app is in sync"
+SCIM_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GHOST = """\
 apiVersion: provisioner/v1
 kind: ConnectedApp
@@ -149,3 +150,42 @@ def test_an_untrusted_read_calls_nobody_an_orphan_and_nothing_in_sync(provisione
     assert "? orphan" not in done.stdout and IN_SYNC_CLAIM not in done.stdout
     (tool,) = json.loads(provisioned.cli("plan", "--format", "json").stdout)["apps"]
     assert tool["status"] == "removals_withheld" and tool["orphans"] == []
+
+
+def test_names_are_shown_as_written_and_escapes_from_an_app_are_not(provisioned: World) -> None:
+    """`José Müller 😀` reads as written in text and Markdown, and JSON stays valid; a terminal
+    escape or a bidirectional override an app holds is shown as `\\uXXXX`, never acted on."""
+    provisioned.edit_user(0, FirstName="José", LastName="Müller 😀")
+    account = provisioned.accounts()["user3@org.example"]
+    hostile = "\x1b[2J\x1b]0;owned\x07\u202eevil"
+    patched = provisioned.scim.put(f"/Users/{account['id']}", json={**account, "title": hostile})
+    assert patched.status_code == 200, patched.text
+    stranger = "\x1b[31mstranger\x9b@elsewhere.example"
+    created = provisioned.scim.post(
+        "/Users", json={"schemas": [SCIM_USER], "userName": stranger, "active": True}
+    )
+    assert created.status_code == 201, created.text
+
+    done = provisioned.cli("plan")
+    assert done.returncode == 2, done.stdout + done.stderr
+    text = done.stdout
+    assert 'displayName: "First0 Last0" -> "José Müller 😀"' in text
+    assert "\\u00e9" not in text and "\\ud83d" not in text
+    assert 'title: "\\u001b[2J\\u001b]0;owned\\u0007\\u202eevil" -> "Engineer"' in text
+    assert "? orphan        \\u001b[31mstranger\\u009b@elsewhere.example (active;" in text
+    assert not any((ord(c) < 32 and c != "\n") or 0x7F <= ord(c) <= 0x9F for c in text)
+    assert "\u202e" not in text
+
+    markdown = provisioned.cli("plan", "--format", "markdown").stdout
+    assert "José Müller 😀" in markdown
+    assert "\x1b" not in markdown and "\u202e" not in markdown
+
+    document = json.loads(provisioned.cli("plan", "--format", "json").stdout)
+    (tool,) = document["apps"]
+    changes = {
+        change["attribute"]: change["after"]
+        for op in tool["operations"]
+        for change in op["changes"]
+    }
+    assert changes["displayName"] == "José Müller 😀"
+    assert {orphan["userName"] for orphan in tool["orphans"]} == {stranger}

@@ -125,3 +125,30 @@ def test_wrong_token_is_an_error_that_does_not_print_the_token(world: World) -> 
     assert done.returncode == 1
     assert "wrong-secret-value" not in done.stdout + done.stderr
     assert world.accounts() == {}
+
+
+def test_a_template_writing_a_related_record_writes_nothing_for_that_user(world: World) -> None:
+    """`validate` renders each template for a sample user; an object reached only on another
+    branch is a per-user error at run time: that user's account is not planned, never written."""
+    title = (
+        "title: \"{% if user.Department == 'Support' %}{{ user.UserRole }}"
+        '{% else %}{{ user.Title }}{% endif %}"'
+    )
+    policy = world.policy / "policy.yaml"
+    policy.write_text(policy.read_text().replace('title: "{{ user.Title }}"', title))
+    users = make_users(6)
+    for user in users:
+        user["UserRole"] = {"Name": "Agent"}
+    world.write_users(users)
+    assert world.cli("validate").returncode == 0
+
+    done = world.cli("apply")
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output  # a per-user problem, like any other render error
+    assert "warning: tool: user 005Hs00000E2E00001: user.UserRole is a related record" in output, (
+        output
+    )
+    accounts = world.accounts()
+    assert sorted(accounts) == ["user0@org.example", "user3@org.example"]  # Engineering only
+    assert {account["title"] for account in accounts.values()} == {"Engineer"}
+    assert "object at 0x" not in output

@@ -151,6 +151,26 @@ def test_template_failure_leaves_the_user_unresolved_not_deprovisioned() -> None
     assert result.problems and "NoSuchField" in result.problems[0]
 
 
+def test_a_template_writing_an_object_leaves_the_user_unresolved_and_writes_nothing() -> None:
+    policy = make_policy([ENG])
+    title = "{% if user.FirstName == 'Ada' %}{{ user.UserRole }}{% endif %}"
+    app = policy.apps["tool"]
+    app = app.model_copy(update={"attributes": {**app.attributes, "title": title}})
+    policy = Policy(policy.directory, "t", policy.sources, {"tool": app}, policy.rules)
+    users = [
+        user(uid, FirstName=name, Department="Engineering", UserRole={"Name": "Lead"})
+        for uid, name in (("a", "Ada"), ("b", "Bo"))
+    ]
+    result = desired.evaluate(policy, read(*users), now=NOW)
+    assert list(result.apps["tool"].accounts) == ["b"]
+    assert result.apps["tool"].accounts[SourceUserId("b")].attributes["title"] is None
+    assert result.apps["tool"].unresolved == {"a"}
+    assert result.problems == (
+        "tool: user a: user.UserRole is a related record, not a value; write "
+        "{{ user.UserRole.Name }} instead; the account is left as it is",
+    )
+
+
 def test_failed_read_marks_every_app_incomplete() -> None:
     result = desired.evaluate(make_policy([ENG]), read(error="boom"), now=NOW)
     assert result.apps["tool"].source_complete is False

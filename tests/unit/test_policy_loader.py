@@ -200,8 +200,8 @@ def test_errors_in_two_files_are_all_reported_with_their_lines(tmp_path: Path) -
 
     assert errors(tmp_path) == [
         f"{tmp_path / 'apps.yml'}:8: spec.colour: unknown key 'colour'; allowed keys: "
-        "attributes, auth, deprovision, endpoint, exclude, groups, limits, match, mode, pageSize, "
-        "prune, rateLimit, safety, type",
+        "attributes, auth, deprovision, endpoint, exclude, groups, insecure, limits, match, mode, "
+        "pageSize, prune, rateLimit, safety, type",
         f"{tmp_path / 'apps.yml'}:21: spec.deprovision.action: "
         "Input should be 'suspend' or 'delete'",
         f"{tmp_path / 'teams' / 'rules.yaml'}:15: spec.grant[0].app: no app named 'zendesk'; "
@@ -362,7 +362,7 @@ def test_a_template_naming_a_field_the_salesforce_source_does_not_read(tmp_path:
     write(tmp_path, {"source.yaml": SALESFORCE_SOURCE})
     attributes = (
         '    displayName: "{{ user.FirstName }} {{ user.Lastname }}"\n'
-        '    title: "{{ user.Profile.Name }} {{ user.UserRole }}'
+        '    title: "{{ user.Profile.Name }} {{ user.UserRole is defined }}'
         " {{ user.Email.split('@')[0] }}\"\n"
         '    role: "{{ user.contractor_end_date__c }} {{ user.Manager.Email }}"\n'
     )
@@ -381,6 +381,42 @@ def test_a_template_naming_a_field_the_salesforce_source_does_not_read(tmp_path:
     assert load(tmp_path).apps["slack"].attributes["role"].startswith("{{ user.contractor")
 
 
+def test_a_template_writing_a_related_record_is_refused_at_its_line(tmp_path: Path) -> None:
+    """`{{ user.UserRole }}` names a field the Source reads but writes an object, not a value."""
+    valid(tmp_path)
+    (tmp_path / "users.yaml").unlink()
+    write(tmp_path, {"source.yaml": SALESFORCE_SOURCE.replace("[Contractor", "[Manager.Email, X")})
+    attributes = (
+        '    title: "{{ user.UserRole }}"\n'
+        '    role: "{{ user.Manager | lower }}"\n'
+        '    name.givenName: "{{ user }}"\n'
+        '    name.familyName: "{{ user.Email.lower }}"\n'
+        '    emails.work: "{{ user.PermissionSets }} {{ user.UserRole.Name }}"\n'
+    )
+    apps = APPS.replace('    displayName: "{{ user.FirstName }} {{ user.LastName }}"\n', attributes)
+    write(tmp_path, {"apps.yml": apps})
+
+    apps_file = tmp_path / "apps.yml"
+    assert errors(tmp_path) == [
+        f"{apps_file}:11: spec.attributes.title: user.UserRole is a related record, not a value; "
+        "write {{ user.UserRole.Name }} instead",
+        f"{apps_file}:12: spec.attributes.role: user.Manager is a related record, not a value; "
+        "write {{ user.Manager.Email }} instead",
+        f"{apps_file}:13: spec.attributes['name.givenName']: user is the whole user, not a "
+        "value; write {{ user.Email }} instead",
+        f"{apps_file}:14: spec.attributes['name.familyName']: the template writes a method, "
+        "not a value; call it, with ()",
+    ]
+    # With a file Source too, for the fields both sources read; its own columns (`Manager`,
+    # which this file may hold as text) are sampled as text.
+    write(tmp_path, {"source.yaml": SOURCE, "users.yaml": "users: []\n"})
+    assert [error.split(": ", 2)[1] for error in errors(tmp_path)] == [
+        "spec.attributes.title",
+        "spec.attributes['name.givenName']",
+        "spec.attributes['name.familyName']",
+    ]
+
+
 def test_a_grant_naming_a_group_its_app_does_not_declare(tmp_path: Path) -> None:
     valid(tmp_path)
     apps = APPS.replace("  match: [externalId", "  groups: [eng, support]\n  match: [externalId")
@@ -393,3 +429,44 @@ def test_a_grant_naming_a_group_its_app_does_not_declare(tmp_path: Path) -> None
     # jira declares no groups, so its grants may name any.
     write(tmp_path, {"apps.yml": apps.replace("[eng, support]", "[eng, all-hands]")})
     assert load(tmp_path).apps["slack"].groups == ["eng", "all-hands"]
+
+
+def test_a_plain_http_endpoint_off_this_host_is_refused_unless_insecure(tmp_path: Path) -> None:
+    valid(tmp_path)
+    (tmp_path / "users.yaml").unlink()
+    source = SALESFORCE_SOURCE.replace(
+        "https://orion.my.salesforce.com", "http://orion.my.salesforce.com"
+    ).replace("SF_SECRET}", "SF_SECRET,\n      loginUrl: 'http://login.example'}")
+    apps = APPS.replace("https://jira.example/scim/v2", "http://jira.example/scim/v2")
+    write(tmp_path, {"source.yaml": source, "apps.yml": apps})
+    refused = (
+        "plain http:// outside this host (127.0.0.1, ::1, localhost) sends tokens and personal "
+        "data unencrypted; use https://, or set {}: true"
+    )
+
+    # The value from the environment is not quoted: the message names no URL.
+    assert errors(tmp_path, {"SLACK_SCIM_URL": "http://10.0.0.7:8080/scim/v2"}) == [
+        f"{tmp_path / 'apps.yml'}:6: spec.endpoint: " + refused.format("insecure"),
+        f"{tmp_path / 'apps.yml'}:18: spec.endpoint: " + refused.format("insecure"),
+        f"{tmp_path / 'source.yaml'}:6: spec.salesforce.instanceUrl: "
+        + refused.format("salesforce.insecure"),
+        f"{tmp_path / 'source.yaml'}:8: spec.salesforce.auth.loginUrl: "
+        + refused.format("salesforce.insecure"),
+    ]
+    # This host's loopback needs no leave.
+    write(tmp_path, {"source.yaml": SALESFORCE_SOURCE, "apps.yml": APPS})
+    for loopback in ("http://127.0.0.1:9201/v2", "http://[::1]:9201/v2", "http://localhost/v2"):
+        assert load(tmp_path, {"SLACK_SCIM_URL": loopback}).apps["slack"].endpoint == loopback
+    # Anywhere else, the policy says so in words.
+    write(
+        tmp_path,
+        {
+            "source.yaml": source.replace("\n    fields:", "\n    insecure: true\n    fields:"),
+            "apps.yml": apps.replace("\n  attributes:", "\n  insecure: true\n  attributes:"),
+        },
+    )
+    policy = load(tmp_path, {"SLACK_SCIM_URL": "http://10.0.0.7:8080/scim/v2"})
+    assert policy.apps["slack"].insecure and policy.apps["jira"].insecure
+    assert policy.apps["jira"].endpoint == "http://jira.example/scim/v2"
+    assert policy.sources[0].spec.salesforce is not None
+    assert policy.sources[0].spec.salesforce.instance_url == "http://orion.my.salesforce.com"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 
 from controller import template_fastpath, templates
@@ -104,6 +106,60 @@ def test_compiled_templates_are_cached() -> None:
     assert templates._compile.cache_info().hits == hits + 1
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "{{ user.UserRole }}",
+            "user.UserRole is a related record, not a value; "
+            "write {{ user.UserRole.Name }} instead",
+        ),
+        ("{{ user.Profile | lower }}", "user.Profile is a related record"),
+        ("{{ user.UserRole ~ '!' }}", "user.UserRole is a related record"),
+        ("{{ user.UserRole | pprint }}", "user.UserRole is a related record"),
+        ("{{ '%r' | format(user.UserRole) }}", "user.UserRole is a related record"),
+        ("{{ user }}", "user is the whole user, not a value; write {{ user.Email }} instead"),
+        ("{{ user.Email.lower }}", "the template writes a method, not a value; call it, with ()"),
+        ("{{ user.Email.lower | string }}", "the template writes an object's description"),
+        ("{{ {'a': user.Email} }}", "the template writes a dict, not a value"),
+    ],
+)
+def test_an_object_is_never_written(text: str, message: str) -> None:
+    with pytest.raises(templates.NotAValue) as raised:
+        render(text, FIELDS)
+    assert str(raised.value).startswith(message)
+    assert "Ada" not in str(raised.value)
+    assert "Floor Nurse" not in str(raised.value)
+
+
+def test_a_field_holding_no_value_is_never_written() -> None:
+    fields = {"Email": "a@b.c", "Blob": b"\x00", "Rows": [{"a": 1}]}
+    for name in ("Blob", "Rows"):
+        with pytest.raises(templates.NotAValue) as raised:
+            render(f"{{{{ user.{name} }}}}", fields)
+        assert str(raised.value) == (
+            f"user.{name} holds no text, number, date or list of them: it cannot be written"
+        )
+
+
+def test_a_list_is_written_as_its_values_joined_by_semicolons() -> None:
+    """As a CSV users file writes PermissionSets, so both sources render the same text."""
+    fields = {
+        "PermissionSets": ["Billing", "Admin Tools"],
+        "Ids": {3, 1},
+        "Day": datetime.date(2027, 3, 31),
+    }
+    assert render("{{ user.PermissionSets }}", fields) == "Billing;Admin Tools"
+    assert render("{{ user.PermissionSets }}", {"PermissionSets": "Billing;Admin Tools"}) == (
+        "Billing;Admin Tools"
+    )
+    assert render("{{ user.PermissionSets | lower }}", fields) == "billing;admin tools"
+    assert render("{{ user.PermissionSets | join(', ') }}", fields) == "Billing, Admin Tools"
+    assert render("{% if 'Billing' in user.PermissionSets %}yes{% endif %}", fields) == "yes"
+    assert render("{{ user.Ids }}/{{ user.Day }}", fields) == "1;3/2027-03-31"
+    assert render("{{ user.Ids | join('+') }}", fields) == "1+3"  # a set in a stable order
+
+
 FIELD_SETS = [
     {
         "Email": "Ada@Example.org",
@@ -114,6 +170,8 @@ FIELD_SETS = [
         "UserRole.Name": None,
         "IsActive": True,
         "Level__c": 3,
+        "PermissionSets": ["B", "A"],
+        "Ids": {"3", "1", "2"},
     },
     {"Email": "x@y.z", "Profile": "flat", "Profile.Name": "Admin"},
 ]
@@ -127,6 +185,9 @@ TEMPLATES = [
     "{{ user.IsActive }}-{{ user.Level__c }}",
     "{{ user.Missing }}",
     "{{ user.Manager.Email }}",
+    "{{ user.PermissionSets | lower }} {{ user.Ids }}",
+    "{{ user.Profile }}",
+    "{{ user.Email.lower }}",
     "literal only",
 ]
 
