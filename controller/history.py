@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from controller.journal import Entry
+from controller.render import printable
 
 COLUMNS = ("time", "app", "operation", "user", "account", "result", "reason", "error")
 
@@ -59,11 +60,12 @@ def render(entries: Sequence[Entry], output: HistoryFormat) -> str:
         return buffer.getvalue().rstrip("\n")
     if not rows:
         return "No journaled operations match."
-    shown = [[str(row[column]) for column in COLUMNS[:6]] for row in rows]
+    # Names come from apps and Salesforce: a terminal must not act on what they contain.
+    shown = [[printable(str(row[column])) for column in COLUMNS[:6]] for row in rows]
     widths = [max(len(c), *(len(line[i]) for line in shown)) for i, c in enumerate(COLUMNS[:6])]
     lines = ["  ".join(c.upper().ljust(w) for c, w in zip(COLUMNS[:6], widths, strict=True))]
     for row, line in zip(rows, shown, strict=True):
         text = "  ".join(value.ljust(w) for value, w in zip(line, widths, strict=True))
-        why = row["error"] or row["reason"]
+        why = printable(str(row["error"] or row["reason"] or ""))
         lines.append(f"{text}  {why}".rstrip())
     return "\n".join(lines)
