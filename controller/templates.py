@@ -125,9 +125,30 @@ def _finalize(value: Any) -> Any:
     return text
 
 
-_ENVIRONMENT = ImmutableSandboxedEnvironment(
-    undefined=_Undefined, autoescape=False, finalize=_finalize
-)
+MAX_EXPONENT = 64
+"""The largest power a template may raise to: `9 ** (9 ** 9)` would take the CPU for hours."""
+MAX_REPEATED = 10_000
+"""The longest text or list `*` may make: `user.Email * 10 ** 8` would take 100 MB per user."""
+
+
+class _BoundedEnvironment(ImmutableSandboxedEnvironment):
+    """The sandbox, with the two operators that can blow up time or memory bounded. A template
+    runs for every user and once in `validate`, so one careless expression must not hang both."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
+            raise SecurityError(f"an exponent above {MAX_EXPONENT} is refused")
+        if operator == "*":
+            for repeated, times in ((left, right), (right, left)):
+                sized = isinstance(repeated, str | list | tuple) and isinstance(times, int)
+                if sized and len(repeated) * times > MAX_REPEATED:
+                    raise SecurityError(f"`*` making more than {MAX_REPEATED:,} is refused")
+        return super().call_binop(context, operator, left, right)
+
+
+_ENVIRONMENT = _BoundedEnvironment(undefined=_Undefined, autoescape=False, finalize=_finalize)
 
 
 @functools.lru_cache(maxsize=1024)

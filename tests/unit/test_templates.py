@@ -212,3 +212,15 @@ def test_the_fast_path_renders_and_fails_exactly_as_jinja(
 
     assert template_fastpath.compile_simple(text, templates._ENVIRONMENT) is not None
     assert outcome(simple=True) == outcome(simple=False)
+
+
+@pytest.mark.parametrize(
+    "text", ["{{ user.Email * 100000000 }}", "{{ 9 ** (9 ** 9) }}", "{{ [user.Email] * 10**6 }}"]
+)
+def test_an_expression_that_would_blow_up_time_or_memory_is_refused(text: str) -> None:
+    with pytest.raises(TemplateError, match="refused"):
+        render(text, {"Email": "ada@example.com"})
+
+
+def test_small_powers_and_repeats_still_render() -> None:
+    assert render("{{ 2 ** 10 }} {{ user.Email * 2 }}", {"Email": "a@b"}) == "1024 a@ba@b"
