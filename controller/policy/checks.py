@@ -128,7 +128,7 @@ def _check_app(doc: Doc, report: Report, app_types: AppTypes) -> None:
         report.add(doc, ("spec", "type"), f"no reconciler for type {app_type!r}; known: {known}")
     deprovision = ("spec", "deprovision")
     deletes = doc.get(*deprovision, "action") == "delete" or doc.get(*deprovision, "deleteAfter")
-    if app_type in app_types.cannot_delete and deletes:
+    if isinstance(app_type, str) and app_type in app_types.cannot_delete and deletes:
         message = f"type {app_type} cannot delete accounts, only suspend them; remove this"
         report.add(doc, deprovision, message)
     attributes = doc.get("spec", "attributes")
