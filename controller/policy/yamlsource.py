@@ -184,6 +184,8 @@ def _syntax_error(error: yaml.MarkedYAMLError, text: str) -> tuple[int, str]:
     line = mark.line + 1 if mark is not None else 1
     column = f" at column {mark.column + 1}" if mark is not None else ""
     detail = "; ".join(str(part) for part in (error.context, error.problem) if part)
+    if "maximum nesting depth" in detail:  # libyaml's own limit, met while scanning ahead
+        return line, f"nested deeper than {POLICY.max_depth} levels; flatten this structure"
     message = f"invalid YAML: {detail}{column}"
     marks = [m.line for m in (error.context_mark, error.problem_mark) if m is not None]
     lines = text.splitlines()

@@ -84,12 +84,16 @@ def _csv_rows(path: Path, text: str) -> list[Row]:
         raise _Failed(f"{path}:{line}: a NUL byte; a users file is text, remove it")
     reader = csv.DictReader(io.StringIO(text, newline=""))
     rows: list[Row] = []
+    start = 1  # the first line of the record being read
     try:
+        _ = reader.fieldnames  # reads the header
+        start = reader.line_num + 1
         for row in reader:
             fields = {key: (value or None) for key, value in row.items() if key}
             rows.append((reader.line_num, fields, []))
+            start = reader.line_num + 1
     except csv.Error as error:
-        where = f"{path}:{reader.line_num}"
+        where = f"{path}:{start}"
         if "field larger than field limit" in str(error):
             most = csv.field_size_limit()
             raise _Failed(
