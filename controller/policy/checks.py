@@ -220,6 +220,14 @@ def _check_fields(doc: Doc, report: Report, fields: SourceFields | None) -> None
 
 def _check_source(doc: Doc, report: Report) -> None:
     path = doc.get("spec", "file", "path")
-    if isinstance(path, str) and not (doc.base_dir / path).is_file():
+    if not isinstance(path, str):
+        return
+    try:
+        found = (doc.base_dir / path).is_file()
+    except (OSError, ValueError) as error:  # a name too long, a NUL written as "\0"
+        why = error.strerror if isinstance(error, OSError) else "it holds a NUL character"
+        report.add(doc, ("spec", "file", "path"), f"not a usable file name ({why}); correct it")
+        return
+    if not found:
         message = f"users file {path!r} not found (relative to {doc.base_dir})"
         report.add(doc, ("spec", "file", "path"), message)

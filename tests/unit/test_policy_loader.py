@@ -609,3 +609,14 @@ def test_a_users_file_among_the_policy_never_breaks_loading(tmp_path: Path) -> N
     write(tmp_path, {"users.yaml": "users:\n  - {Id: 1, Start: 2024-02-30, X: !!bool maybe\n"})
 
     assert load(tmp_path).sources[0].spec.file is not None
+
+
+def test_a_users_file_name_too_long_is_an_error_at_its_line(tmp_path: Path) -> None:
+    valid(tmp_path)
+    write(tmp_path, {"source.yaml": SOURCE.replace("users.yaml", "u" * 5000)})
+    (tmp_path / "users.yaml").unlink()
+
+    assert errors(tmp_path) == [
+        f"{tmp_path / 'source.yaml'}:5: spec.file.path: not a usable file name "
+        "(File name too long); correct it",
+    ]
