@@ -103,7 +103,13 @@ def load_policy(
     )
     if report.entries:
         raise PolicyError(report.formatted())
-    return _policy(directory, docs, revision or _revision(directory, policy_files))
+    try:
+        revision = revision or _revision(directory, policy_files)
+    except OSError as error:  # a file removed or made unreadable while loading
+        raise PolicyError(
+            [f"{directory}: changed while loading ({error.strerror}); retry"]
+        ) from None
+    return _policy(directory, docs, revision)
 
 
 def _read_all(directory: Path, files: list[Path], environ: Mapping[str, str]) -> dict[Path, Parsed]:
