@@ -620,3 +620,17 @@ def test_a_users_file_name_too_long_is_an_error_at_its_line(tmp_path: Path) -> N
         f"{tmp_path / 'source.yaml'}:5: spec.file.path: not a usable file name "
         "(File name too long); correct it",
     ]
+
+
+@pytest.mark.parametrize("expression", ["9" * 5000, "(" * 2000 + "1" + ")" * 2000])
+def test_a_template_too_long_or_deep_to_read_is_an_error_at_its_line(
+    tmp_path: Path, expression: str
+) -> None:
+    valid(tmp_path)
+    apps = APPS.replace('"{{ user.Username }}"', f'"{{{{ {expression} }}}}"')
+    write(tmp_path, {"apps.yml": apps})
+
+    assert errors(tmp_path) == [
+        f"{tmp_path / 'apps.yml'}:19: spec.attributes.userName: template cannot be read: "
+        "a number too long or nesting too deep; simplify it",
+    ]
