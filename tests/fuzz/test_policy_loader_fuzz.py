@@ -225,7 +225,7 @@ def _bytes(draw: st.DrawFn) -> dict[str, bytes]:
             elif operation == "utf8":
                 content[at:at] = draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\x80"]))
             elif operation == "huge":
-                content[at:at] = b"x" * draw(st.sampled_from([1_000, 150_000]))
+                content[at:at] = b"x" * draw(st.sampled_from([1_000, 64_000]))
         files[name] = bytes(content)
     return files
 
