@@ -584,7 +584,7 @@ def test_too_many_documents_or_rules_are_errors(
     monkeypatch.setattr(loader, "MAX_DOCUMENTS", 4)
     assert errors(tmp_path)[0] == (
         f"{tmp_path / 'teams' / 'rules.yaml'}:10: more than 4 documents in the policy "
-        "directory; split the policy"
+        "directory; merge or remove some"
     )
     monkeypatch.setattr(loader, "MAX_DOCUMENTS", 100)
     monkeypatch.setattr(loader, "MAX_RULES", 1)
