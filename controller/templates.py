@@ -163,6 +163,8 @@ def check(text: str) -> str | None:
         names = meta.find_undeclared_variables(_ENVIRONMENT.parse(text))
     except jinja2.TemplateSyntaxError as error:
         return f"template syntax error: {error.message or error}"
+    except (ValueError, OverflowError, RecursionError):  # a 5,000-digit number, deep nesting
+        return "template cannot be read: a number too long or nesting too deep; simplify it"
     unknown = sorted(names - {USER})
     if unknown:
         return f"unknown template variable {', '.join(unknown)}; templates can use only `user`"

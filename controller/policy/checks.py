@@ -132,7 +132,7 @@ def _check_app(doc: Doc, report: Report, app_types: AppTypes) -> None:
         report.add(doc, ("spec", "type"), f"no reconciler for type {app_type!r}; known: {known}")
     deprovision = ("spec", "deprovision")
     deletes = doc.get(*deprovision, "action") == "delete" or doc.get(*deprovision, "deleteAfter")
-    if app_type in app_types.cannot_delete and deletes:
+    if isinstance(app_type, str) and app_type in app_types.cannot_delete and deletes:
         message = f"type {app_type} cannot delete accounts, only suspend them; remove this"
         report.add(doc, deprovision, message)
     attributes = doc.get("spec", "attributes")
@@ -234,6 +234,14 @@ def _check_values(doc: Doc, report: Report, extra: Any) -> None:
 
 def _check_source(doc: Doc, report: Report) -> None:
     path = doc.get("spec", "file", "path")
-    if isinstance(path, str) and not (doc.base_dir / path).is_file():
+    if not isinstance(path, str):
+        return
+    try:
+        found = (doc.base_dir / path).is_file()
+    except (OSError, ValueError) as error:  # a name too long, a NUL written as "\0"
+        why = error.strerror if isinstance(error, OSError) else "it holds a NUL character"
+        report.add(doc, ("spec", "file", "path"), f"not a usable file name ({why}); correct it")
+        return
+    if not found:
         message = f"users file {path!r} not found (relative to {doc.base_dir})"
         report.add(doc, ("spec", "file", "path"), message)

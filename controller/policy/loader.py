@@ -10,7 +10,7 @@ Values from the environment are never shown: a message names the variable instea
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, get_args
 
@@ -37,6 +37,16 @@ _KINDS = ", ".join(sorted(MODELS))
 _SUFFIXES = (".yaml", ".yml")
 
 
+MAX_FILES = 10_000
+"""YAML files under one policy directory."""
+MAX_DOCUMENTS = 60_000
+"""Documents in one policy directory: room for 50,000 rules and their apps."""
+MAX_RULES = 50_000
+"""AccessRules in one policy directory (`python -m bench.policy_load` times 10,000)."""
+INTERNAL = "internal error while loading"
+"""Begins the message of an unexpected exception: a bug, which the fuzz tests look for."""
+
+
 def load_policy(
     directory: Path,
     *,
@@ -49,34 +59,90 @@ def load_policy(
     """The valid policy under `directory`; `PolicyError` listing every problem otherwise.
 
     `revision` names it (a commit); without one, a hash of the policy files' contents does.
+    Any input gives one or the other: a file the loader fails on for a reason it did not
+    foresee is reported as that file's internal error, never raised.
     """
     files = _policy_files(directory)
     report = Report()
     docs: list[Doc] = []
-    parsed = {relative: read_file(directory / relative, environ) for relative in files}
+    parsed = _read_all(directory, files, environ)
     # A YAML users file of a file Source is data, not policy, even when it sits among the policy.
     data_files = _data_files(directory, parsed)
-    policy_files = [relative for relative in files if relative not in data_files]
+    policy_files = [relative for relative in parsed if relative not in data_files]
     if not policy_files:
         raise PolicyError([f"{directory}: no policy documents found, only users files"])
-    complete = True
+    complete = len(parsed) == len(files)
+    rules = 0
     for relative in policy_files:
         documents, broken = parsed[relative]
         file = str(directory / relative)
         if broken is not None:
             complete = False
             report.entries.append((file, broken[0], broken[1]))
+        base_dir = (directory / relative).parent
         for document in documents:
-            doc = Doc(file, (directory / relative).parent, document)
+            doc = Doc(file, base_dir, document)
             for path, line, message in document.problems:
                 report.add(doc, path, message, line=line)
-            _validate(doc, report)
+            _guarded(report, file, _validate, doc, report)
+            rules += doc.kind == "AccessRule"
+            if rules == MAX_RULES + 1:
+                message = f"more than {MAX_RULES} AccessRules in the policy; merge some rules"
+                report.add(doc, (), message)
             docs.append(doc)
-    rules = AppTypes(supported_attributes, required_attributes or {}, cannot_delete)
-    cross_check(docs, report, rules, complete=complete, directory=directory)
+    app_types = AppTypes(supported_attributes, required_attributes or {}, cannot_delete)
+    _guarded(
+        report,
+        str(directory),
+        cross_check,
+        docs,
+        report,
+        app_types,
+        complete=complete,
+        directory=directory,
+    )
     if report.entries:
         raise PolicyError(report.formatted())
-    return _policy(directory, docs, revision or _revision(directory, policy_files))
+    try:
+        revision = revision or _revision(directory, policy_files)
+    except OSError as error:  # a file removed or made unreadable while loading
+        raise PolicyError(
+            [f"{directory}: changed while loading ({error.strerror}); retry"]
+        ) from None
+    return _policy(directory, docs, revision)
+
+
+def _read_all(directory: Path, files: list[Path], environ: Mapping[str, str]) -> dict[Path, Parsed]:
+    """Each file's documents, up to MAX_DOCUMENTS in all; files past that limit are not read."""
+    parsed: dict[Path, Parsed] = {}
+    left = MAX_DOCUMENTS
+    too_many = f"more than {MAX_DOCUMENTS} documents in the policy directory; merge or remove some"
+    for relative in files:
+        try:
+            parsed[relative] = read_file(
+                directory / relative, environ, max_documents=(left, too_many)
+            )
+        except Exception as error:  # the loader must never raise; see INTERNAL
+            parsed[relative] = ([], (0, _internal(error)))
+        left -= len(parsed[relative][0])
+        if left < 0:
+            break
+    return parsed
+
+
+def _guarded(
+    report: Report, file: str, check: Callable[..., None], *args: Any, **kwargs: Any
+) -> None:
+    """`check(*args, **kwargs)`; an exception it raises becomes `file`'s internal error."""
+    try:
+        check(*args, **kwargs)
+    except Exception as error:  # the loader must never raise; see INTERNAL
+        report.entries.append((file, 0, _internal(error)))
+
+
+def _internal(error: Exception) -> str:
+    """No text of the exception: it may hold a value from the file."""
+    return f"{INTERNAL} ({type(error).__name__}); please report it, with the file if you can"
 
 
 def _policy_files(directory: Path) -> list[Path]:
@@ -92,6 +158,8 @@ def _policy_files(directory: Path) -> list[Path]:
     )
     if not files:
         raise PolicyError([f"{directory}: no *.yaml or *.yml files; pass --policy DIR"])
+    if len(files) > MAX_FILES:
+        raise PolicyError([f"{directory}: more than {MAX_FILES} YAML files; merge some"])
     return files
 
 
@@ -100,10 +168,12 @@ def _data_files(directory: Path, parsed: Mapping[Path, Parsed]) -> set[Path]:
     named: set[Path] = set()
     for relative, (documents, _) in parsed.items():
         for document in documents:
-            doc = Doc("", (directory / relative).parent, document)
-            path = doc.get("spec", "file", "path")
-            if doc.get("kind") == "Source" and isinstance(path, str):
-                named.add((doc.base_dir / path).resolve())
+            path = document.get(("spec", "file", "path"))
+            if document.get(("kind",)) == "Source" and isinstance(path, str):
+                try:
+                    named.add(((directory / relative).parent / path).resolve())
+                except (OSError, RuntimeError, ValueError):  # a loop of links, a NUL: not a file
+                    continue
     return {relative for relative in parsed if (directory / relative).resolve() in named}
 
 

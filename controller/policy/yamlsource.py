@@ -1,10 +1,17 @@
-"""YAML documents that remember where every key came from, with `${NAME}` references expanded.
+"""YAML documents that remember where every key came from, read so that no input can crash them.
 
-PyYAML's constructors forget positions, so this composes the node tree and builds plain Python
-values itself, recording the line of every mapping key and sequence item by its path
-(`("spec", "grant", 0, "app")`). The loader then names the line of any problem pydantic finds.
-Environment references are expanded in string values here, before validation; which variables
-filled which path is kept, so that no message ever has to show a value taken from the environment.
+PyYAML's loaders forget positions, trust tags, expand aliases without bound and recurse on
+nesting, so this reads the parser's events (libyaml's when present: fast) and builds plain Python
+values itself, iteratively. It records the line of every mapping key and sequence item by its
+path (`("spec", "grant", 0, "app")`) so the loader can name the line of any problem pydantic
+finds. What it refuses is a problem at its line, never an exception: tags other than the standard
+scalar ones, values those tags cannot hold (`2024-02-30`), NUL and other control characters,
+bytes that are not UTF-8, nesting deeper than `Limits.max_depth`, and aliases standing for more
+values than the limits allow, counted before anything is expanded (aliases share the value
+built once). Environment references (`${NAME}`, see `yamlscalars`) are expanded in policy string
+values; which variables filled which path is kept, so no message has to show their values.
+The users file of a file Source is read by the same code, with `USERS` limits and messages that
+never quote the file's text.
 """
 
 from __future__ import annotations
@@ -17,16 +24,58 @@ from typing import Any
 
 import yaml
 
+from controller.policy.yamlbuild import Builder, Limit
+
 Path_ = tuple[str | int, ...]
 """A location inside one document: mapping keys and sequence indexes."""
 Parsed = tuple[list["Document"], tuple[int, str] | None]
 """A file's documents, and the (line, message) of an error that cut reading it short."""
+MIB = 2**20
 
-_REFERENCE = re.compile(
-    r"\$\$\{|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}|\$\{"
+
+@dataclass(frozen=True)
+class Limits:
+    """What one file may hold; past any of these, reading stops with an error at that line."""
+
+    max_bytes: int
+    what: str
+    """What the file is, for messages: "a policy file", "a users file"."""
+    max_aliases: int
+    """Alias uses in one document."""
+    max_alias_values: int
+    """Values that the aliases of one document stand for, each counted as often as it is used."""
+    max_file_alias_values: int
+    """The same over a whole file."""
+    max_depth: int = 64
+    """Nested mappings and sequences: far beyond any policy, far below Python's recursion."""
+    line_depth: int | None = None
+    """Record the lines of paths at most this long (None: every path)."""
+    show_text: bool = True
+    """Whether messages may name a tag or anchor from the file (never for a users file)."""
+
+
+POLICY = Limits(
+    max_bytes=8 * MIB,
+    what="a policy file",
+    max_aliases=1_000,
+    max_alias_values=10_000,
+    max_file_alias_values=1_000_000,
 )
-_MERGE = "tag:yaml.org,2002:merge"
-_STR = "tag:yaml.org,2002:str"
+"""A policy file of 8 MiB holds some 40,000 rules; split bigger policies into several files."""
+USERS = Limits(
+    max_bytes=64 * MIB,
+    what="a users file",
+    max_aliases=100_000,
+    max_alias_values=1_000_000,
+    max_file_alias_values=1_000_000,
+    line_depth=2,
+    show_text=False,
+)
+"""64 MiB is some 200,000 users with a dozen fields each."""
+
+_NOT_YAML = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""Characters YAML does not allow in a stream (PyYAML's and libyaml's rule)."""
+_PARSER: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -39,7 +88,7 @@ class Document:
     from_environ: dict[Path_, list[tuple[str, str]]] = field(default_factory=dict)
     """Per string value, the (variable, value) pairs the environment filled into it."""
     problems: list[tuple[Path_, int, str]] = field(default_factory=list)
-    """Problems found while building: unset variables, duplicate keys, odd YAML."""
+    """Problems found while building: bad tags and values, unset variables, duplicate keys."""
 
     def get(self, path: Path_) -> Any:
         """The value at `path`, or None where the document does not have it."""
@@ -58,7 +107,7 @@ class Document:
         for end in range(len(path), 0, -1):
             if path[:end] in self.lines:
                 return self.lines[path[:end]]
-        return self.lines[()]
+        return self.lines.get((), 1)
 
     def redact(self, path: Path_, message: str) -> str:
         """`message` with any environment value at or under `path` replaced by its `${NAME}`."""
@@ -70,127 +119,79 @@ class Document:
         return message
 
 
-class _Builder:
-    """Builds one document's values from its node tree, recording lines as it goes."""
-
-    def __init__(self, loader: yaml.SafeLoader, environ: Mapping[str, str], root: yaml.Node):
-        self._loader = loader
-        self._environ = environ
-        self._active: set[int] = set()
-        self.document = Document(data=None, lines={(): root.start_mark.line + 1})
-
-    def build(self, node: yaml.Node, path: Path_) -> Any:
-        if id(node) in self._active:
-            self._problem(path, node, "an alias refers to a node that contains it")
-            return None
-        self._active.add(id(node))
-        try:
-            if isinstance(node, yaml.MappingNode):
-                return self._mapping(node, path)
-            if isinstance(node, yaml.SequenceNode):
-                return self._sequence(node, path)
-            return self._scalar(node, path)
-        finally:
-            self._active.discard(id(node))
-
-    def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[str, Any]:
-        own = sum(1 for key, _ in node.value if key.tag != _MERGE)
-        self._loader.flatten_mapping(node)  # `<<: *anchor` pairs come first, own keys last
-        merged = len(node.value) - own
-        result: dict[str, Any] = {}
-        own_lines: dict[str, int] = {}
-        for position, (key_node, value_node) in enumerate(node.value):
-            if not isinstance(key_node, yaml.ScalarNode):
-                self._problem(path, key_node, "a key must be a plain string")
-                continue
-            key = str(key_node.value)
-            line = key_node.start_mark.line + 1
-            if position >= merged:
-                if key in own_lines:
-                    message = f"duplicate key {key!r} (first given on line {own_lines[key]})"
-                    self._problem((*path, key), key_node, message)
-                    continue
-                own_lines[key] = line
-            self.document.lines[(*path, key)] = line
-            result[key] = self.build(value_node, (*path, key))
-        return result
-
-    def _sequence(self, node: yaml.SequenceNode, path: Path_) -> list[Any]:
-        items = []
-        for index, item in enumerate(node.value):
-            self.document.lines[(*path, index)] = item.start_mark.line + 1
-            items.append(self.build(item, (*path, index)))
-        return items
-
-    def _scalar(self, node: yaml.Node, path: Path_) -> Any:
-        value = self._loader.construct_object(node)
-        if node.tag != _STR or "$" not in value:
-            return value
-        filled: list[tuple[str, str]] = []
-
-        def expand(found: re.Match[str]) -> str:
-            if found.group(0) == "$${":
-                return "${"
-            name = found["name"]
-            if name is None:
-                self._problem(path, node, "malformed reference: write ${NAME} or ${NAME:-default}")
-                return found.group(0)
-            default = found["default"]
-            if name in self._environ and (self._environ[name] or default is None):
-                filled.append((name, self._environ[name]))
-                return self._environ[name]
-            if default is not None:  # as in the shell, `:-` also stands in for an empty value
-                return str(default)
-            self._problem(
-                path,
-                node,
-                f"environment variable {name} is not set; set it or write ${{{name}:-default}}",
-            )
-            return found.group(0)
-
-        expanded = _REFERENCE.sub(expand, value)
-        if filled:
-            self.document.from_environ[path] = filled
-        return expanded
-
-    def _problem(self, path: Path_, node: yaml.Node, message: str) -> None:
-        self.document.problems.append((path, node.start_mark.line + 1, message))
-
-
-def read_file(path: Path, environ: Mapping[str, str]) -> Parsed:
-    """The documents of one YAML file; see `read_documents`."""
-    content = path.read_bytes()
+def read_file(
+    path: Path,
+    environ: Mapping[str, str] | None,
+    limits: Limits = POLICY,
+    *,
+    max_documents: tuple[int, str] | None = None,
+) -> Parsed:
+    """The documents of one YAML file; see `read_documents`. Never raises."""
+    try:
+        with path.open("rb") as stream:
+            content = stream.read(limits.max_bytes + 1)
+    except OSError as error:
+        return [], (0, f"cannot be read: {error.strerror or type(error).__name__}")
+    if len(content) > limits.max_bytes:
+        mib = limits.max_bytes // MIB
+        return [], (0, f"larger than the {mib} MiB {limits.what} may be; split it into several")
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError as error:
-        return [], (content[: error.start].count(b"\n") + 1, "not UTF-8 text")
-    return read_documents(text, environ)
+        line = content[: error.start].count(b"\n") + 1
+        return [], (line, "not UTF-8 text: save the file as UTF-8")
+    return read_documents(text, environ, limits, max_documents=max_documents)
 
 
-def read_documents(text: str, environ: Mapping[str, str]) -> Parsed:
+def read_documents(
+    text: str,
+    environ: Mapping[str, str] | None,
+    limits: Limits = POLICY,
+    *,
+    max_documents: tuple[int, str] | None = None,
+) -> Parsed:
     """The non-empty documents of `text`, and the (line, message) of an error cutting it short.
 
     Documents before a syntax error are returned, so their own problems are still reported.
+    `environ` None expands no references (data). `max_documents` is (how many, message).
     """
-    loader = yaml.SafeLoader(text)
-    documents: list[Document] = []
+    bad = _NOT_YAML.search(text)
+    if bad is not None:
+        line = text.count("\n", 0, bad.start()) + 1
+        code = f"U+{ord(bad.group()):04X}"
+        kind = "a NUL byte" if code == "U+0000" else f"control character {code}"
+        return [], (line, f"{kind} is not allowed in YAML; remove it")
+    parser = _PARSER(text)
+    builder = Builder(parser, environ, limits, Document)
     try:
-        while loader.check_node():
-            root = loader.get_node()
-            if root is None:
-                continue
-            builder = _Builder(loader, environ, root)
-            builder.document.data = builder.build(root, ())
-            if builder.document.data is not None or builder.document.problems:
-                documents.append(builder.document)
+        builder.read(max_documents)
+    except Limit as limit:
+        return builder.documents, (limit.line, limit.message)
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        detail = "; ".join(part for part in (error.context, error.problem) if part)
-        return documents, (line, f"invalid YAML: {detail}")
+        return builder.documents, _syntax_error(error, text)
+    except yaml.YAMLError as error:  # a ReaderError: a character the parser refused
+        position = getattr(error, "position", 0)
+        line = text.count("\n", 0, position) + 1 if isinstance(position, int) else 1
+        return builder.documents, (line, "invalid YAML: a character YAML does not allow")
     finally:
-        loader.dispose()
-    return documents, None
+        parser.dispose()
+    return builder.documents, None
+
+
+def _syntax_error(error: yaml.MarkedYAMLError, text: str) -> tuple[int, str]:
+    """(line, message) naming the column and the kind of problem, never the text at fault."""
+    mark = error.problem_mark or error.context_mark
+    line = mark.line + 1 if mark is not None else 1
+    column = f" at column {mark.column + 1}" if mark is not None else ""
+    detail = "; ".join(str(part) for part in (error.context, error.problem) if part)
+    if "maximum nesting depth" in detail:  # libyaml's own limit, met while scanning ahead
+        return line, f"nested deeper than {POLICY.max_depth} levels; flatten this structure"
+    message = f"invalid YAML: {detail}{column}"
+    marks = [m.line for m in (error.context_mark, error.problem_mark) if m is not None]
+    lines = text.splitlines()
+    if "flow" in detail and any(0 <= n < len(lines) and "${" in lines[n] for n in marks):
+        message += '; a ${...} reference inside [...] or {...} must be quoted: "${NAME}"'
+    return line, message
 
 
 def dotted(path: Path_) -> str:

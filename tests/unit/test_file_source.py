@@ -6,6 +6,7 @@ from pathlib import Path
 
 from controller.model import Quarantined, SourceUserId
 from controller.sources.file import FileSource
+from tests.fuzz.bounds import bounded
 
 
 async def test_yaml_users_with_nested_and_dotted_parent_fields(tmp_path: Path) -> None:
@@ -91,3 +92,109 @@ async def test_a_row_that_is_not_a_mapping_fails_the_read(tmp_path: Path) -> Non
 async def test_missing_file_fails_the_read(tmp_path: Path) -> None:
     read = await FileSource("org", tmp_path / "nope.yaml").read()
     assert not read.ok and "nope.yaml" in str(read.error)
+
+
+# --- Inputs that used to crash the read or leak a value into its error (issue 17) -------------
+
+MARKER = "grace.hopper-7f3a@orion.example"
+"""A value from the users file: it must never show in an error."""
+
+
+async def test_a_users_file_yaml_error_quotes_no_value(tmp_path: Path) -> None:
+    path = tmp_path / "users.yaml"
+    first = "{Id: 005A, Username: a@x, Email: a@x}"
+    path.write_text(f"users:\n  - {first}\n  - {{Id: 005B, Email: {MARKER}: x}}\n")
+
+    read = await FileSource("org", path).read()
+
+    assert not read.ok and read.users == ()
+    assert str(read.error).startswith(f"{path}:3: invalid YAML: ")
+    assert "column" in str(read.error)
+    assert MARKER not in str(read.error) and "005B" not in str(read.error)
+
+
+async def test_an_invalid_date_quarantines_only_its_user_and_quotes_no_value(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "users.yaml"
+    path.write_text(
+        "users:\n  - {Id: 005A, Username: a@x, Email: a@x, Contractor_End_Date__c: 2024-02-30}\n"
+        "  - {Id: 005B, Username: b@x, Email: b@x, IsFrozen: !!bool maybe}\n"
+        "  - {Id: 005C, Username: c@x, Email: c@x, Start: !!timestamp foo}\n"
+        "  - {Id: 005D, Username: d@x, Email: d@x}\n"
+    )
+
+    read = await FileSource("org", path).read()
+
+    assert read.ok and [user.id for user in read.users] == ["005D"]
+    assert [(held.source_id, held.field, held.where) for held in read.quarantined] == [
+        ("005A", "Contractor_End_Date__c", f"{path}:2"),
+        ("005B", "IsFrozen", f"{path}:3"),
+        ("005C", "Start", f"{path}:4"),
+    ]
+    assert read.quarantined[0].message.startswith("Contractor_End_Date__c: not a real date")
+    assert not any(
+        "2024-02-30" in held.message or "maybe" in held.message for held in read.quarantined
+    )
+
+
+async def test_a_nul_byte_or_bytes_not_utf8_fail_the_read_at_their_line(tmp_path: Path) -> None:
+    for name in ("users.yaml", "users.csv"):
+        path = tmp_path / name
+        text = (
+            "Id,Username,Email\n005A,a@x,a@x\n" if name.endswith("csv") else "users:\n- {Id: 1}\n"
+        )
+        path.write_bytes(text.encode() + b"x\0y\n")
+        read = await FileSource("org", path).read()
+        assert not read.ok and str(read.error).startswith(f"{path}:3: a NUL byte"), read.error
+
+        path.write_bytes(text.encode() + b"\xff\xfe\n")
+        read = await FileSource("org", path).read()
+        assert read.error == f"{path}:3: not UTF-8 text; save the file as UTF-8"
+
+
+async def test_a_csv_field_over_128_kib_fails_the_read_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "users.csv"
+    path.write_text(f'Id,Username,Email\n005A,a@x,a@x\n005B,"{MARKER * 5000}\n005C,c@x,c@x\n')
+
+    read = await FileSource("org", path).read()
+
+    assert not read.ok and read.users == ()
+    assert read.error == (f"{path}:3: a field longer than 131072 characters; is a quote left open?")
+
+
+async def test_an_alias_bomb_in_a_users_file_fails_the_read(tmp_path: Path) -> None:
+    path = tmp_path / "users.yaml"
+    bomb = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    for previous, name in zip("abcdefghi", "bcdefghij", strict=True):
+        bomb += f"{name}: &{name} [" + ",".join([f"*{previous}"] * 9) + "]\n"
+    path.write_text(bomb)
+
+    with bounded("an alias bomb in a users file", seconds=1.0, mib=100):
+        read = await FileSource("org", path).read()
+
+    assert not read.ok and "aliases here stand for more than" in str(read.error)
+    assert "*a" not in str(read.error)
+
+
+async def test_nesting_deeper_than_490_in_a_users_file_fails_the_read(tmp_path: Path) -> None:
+    path = tmp_path / "users.yaml"
+    path.write_text("users:\n  - {Id: 1, Deep: " + "[" * 600 + "]" * 600 + "}\n")
+
+    read = await FileSource("org", path).read()
+
+    assert read.error == f"{path}:2: nested deeper than 64 levels; flatten this structure"
+
+
+async def test_a_field_of_the_wrong_kind_quarantines_its_user(tmp_path: Path) -> None:
+    path = tmp_path / "users.yaml"
+    path.write_text(
+        "users:\n  - {Id: 005A, Username: a@x, Email: a@x, PermissionSets: 5}\n"
+        "  - {Id: 005B, Username: b@x, Email: b@x}\n"
+    )
+
+    read = await FileSource("org", path).read()
+
+    assert [user.id for user in read.users] == ["005B"]
+    (held,) = read.quarantined
+    assert held.source_id == "005A" and held.where == f"{path}:2"

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from controller.errors import PolicyError
-from controller.policy import Policy
+from controller.policy import Policy, loader
 from controller.policy.loader import load_policy
+from tests.fuzz.bounds import bounded
 
 SUPPORTED = {
     "scim": frozenset(
@@ -470,3 +471,243 @@ def test_a_plain_http_endpoint_off_this_host_is_refused_unless_insecure(tmp_path
     assert policy.apps["jira"].endpoint == "http://jira.example/scim/v2"
     assert policy.sources[0].spec.salesforce is not None
     assert policy.sources[0].spec.salesforce.instance_url == "http://orion.my.salesforce.com"
+
+
+# --- Inputs that used to crash the loader (issue 17): each is an error at its line ------------
+
+
+def test_invalid_date_is_an_error_at_its_line(tmp_path: Path) -> None:
+    valid(tmp_path)
+    write(
+        tmp_path,
+        {"apps.yml": APPS.replace("{name: jira}", "{name: jira, labels: {since: 2024-02-30}}")},
+    )
+
+    assert errors(tmp_path) == [
+        f"{tmp_path / 'apps.yml'}:15: metadata.labels.since: not a real date or time "
+        "(day is out of range for month); correct it (YYYY-MM-DD), or quote it to keep it as text",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("!!timestamp foo", "not a real date or time; correct it (YYYY-MM-DD)"),
+        ("!!bool maybe", "not true or false; correct it"),
+        ("!!int twelve", "not an integer; correct it"),
+        (
+            "!!python/object/apply:os.system [ls]",
+            "unsupported tag !!python/object/apply:os.system on a",
+        ),
+        ("!!binary aGk=", "unsupported tag !!binary; only !!str, !!int"),
+        ("!local x", "unsupported tag !local"),
+    ],
+)
+def test_timestamp_bool_and_unknown_tags_are_errors_at_their_line(
+    tmp_path: Path, value: str, expected: str
+) -> None:
+    valid(tmp_path)
+    write(tmp_path, {"apps.yml": APPS.replace("action: delete", f"action: {value}")})
+
+    [error] = errors(tmp_path)
+
+    assert error.startswith(f"{tmp_path / 'apps.yml'}:20: spec.deprovision.action: {expected}")
+
+
+def test_a_nul_byte_is_refused_at_its_line(tmp_path: Path) -> None:
+    valid(tmp_path)
+    write(tmp_path, {"apps.yml": APPS.replace("prune", "pr\0une").replace("jira}", "ji\0ra}")})
+
+    assert errors(tmp_path) == [
+        f"{tmp_path / 'apps.yml'}:15: a NUL byte is not allowed in YAML; remove it",
+    ]
+
+
+def test_bytes_that_are_not_utf8_are_refused_at_their_line(tmp_path: Path) -> None:
+    valid(tmp_path)
+    (tmp_path / "apps.yml").write_bytes(
+        APPS.replace("jira}", "ji\udcffra}").encode(errors="surrogateescape")
+    )
+
+    assert errors(tmp_path) == [
+        f"{tmp_path / 'apps.yml'}:15: not UTF-8 text: save the file as UTF-8",
+    ]
+
+
+@pytest.mark.parametrize("style", ["flow", "block"])
+def test_nesting_deeper_than_490_is_an_error_not_a_recursion_error(
+    tmp_path: Path, style: str
+) -> None:
+    valid(tmp_path)
+    levels = 1000
+    if style == "flow":
+        deep = "labels: " + "[" * levels + "]" * levels + "\n"
+    else:
+        deep = "labels:\n" + "".join(f"{'  ' * (n + 1)}k{n}:\n" for n in range(levels))
+    write(tmp_path, {"deep.yaml": deep})
+
+    [error] = errors(tmp_path)
+
+    line = 1 if style == "flow" else 65
+    assert error == (
+        f"{tmp_path / 'deep.yaml'}:{line}: nested deeper than 64 levels; flatten this structure"
+    )
+
+
+def test_type_given_as_a_list_is_an_error_not_a_type_error(tmp_path: Path) -> None:
+    valid(tmp_path)
+    write(
+        tmp_path,
+        {
+            "apps.yml": APPS.replace(
+                "  type: scim\n  endpoint: https", "  type: [x]\n  endpoint: https"
+            )
+        },
+    )
+
+    with pytest.raises(PolicyError) as raised:
+        load_policy(
+            tmp_path,
+            environ={},
+            supported_attributes=SUPPORTED,
+            required_attributes={"scim": frozenset({"userName"})},
+            cannot_delete=frozenset({"slack"}),
+        )
+
+    assert raised.value.errors == [
+        f"{tmp_path / 'apps.yml'}:17: spec.type: Input should be 'scim', 'slack', 'atlassian' "
+        "or 'zendesk'",
+    ]
+
+
+def test_a_seven_level_alias_bomb_is_refused_fast_and_small(tmp_path: Path) -> None:
+    valid(tmp_path)
+    bomb = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    for previous, name in zip("abcdef", "bcdefg", strict=True):
+        bomb += f"{name}: &{name} [" + ",".join([f"*{previous}"] * 9) + "]\n"
+    assert len(bomb) < 600
+    write(tmp_path, {"bomb.yaml": bomb})
+
+    with bounded("a 7-level alias bomb", seconds=1.0, mib=100):
+        [error] = errors(tmp_path)
+
+    assert error.startswith(f"{tmp_path / 'bomb.yaml'}:5: aliases here stand for more than")
+    assert "(an alias bomb?); write the values out" in error
+
+
+def test_nested_default_references_are_expanded_as_the_shell_does(tmp_path: Path) -> None:
+    valid(tmp_path)
+    url = "${SLACK_SCIM_URL:-${SLACK_BASE:-http://127.0.0.1:9201}/v2}"
+    write(tmp_path, {"apps.yml": APPS.replace("${SLACK_SCIM_URL:-http://127.0.0.1:9201/v2}", url)})
+
+    assert load(tmp_path).apps["slack"].endpoint == "http://127.0.0.1:9201/v2"
+    endpoint = load(tmp_path, {"SLACK_BASE": "https://base"}).apps["slack"].endpoint
+    assert endpoint == "https://base/v2"
+    both = {"SLACK_SCIM_URL": "https://set", "SLACK_BASE": "https://base"}
+    assert load(tmp_path, both).apps["slack"].endpoint == "https://set"
+
+    write(
+        tmp_path,
+        {"apps.yml": APPS.replace("${SLACK_SCIM_URL:-http://127.0.0.1:9201/v2}", "${A:-${B}}")},
+    )
+    assert errors(tmp_path) == [
+        f"{tmp_path / 'apps.yml'}:6: spec.endpoint: environment variable B is not set; "
+        "set it or write ${B:-default}",
+    ]
+    write(
+        tmp_path,
+        {"apps.yml": APPS.replace("${SLACK_SCIM_URL:-http://127.0.0.1:9201/v2}", "${A:-x")},
+    )
+    assert errors(tmp_path) == [
+        f"{tmp_path / 'apps.yml'}:6: spec.endpoint: malformed reference: "
+        "a ${NAME:-default} is not closed by }",
+    ]
+
+
+def test_a_reference_in_a_flow_sequence_must_be_quoted(tmp_path: Path) -> None:
+    valid(tmp_path)
+    write(
+        tmp_path,
+        {"apps.yml": APPS.replace("match: [externalId, userName, email]", "match: [${X}]")},
+    )
+
+    [error] = errors(tmp_path)
+
+    assert error.startswith(f"{tmp_path / 'apps.yml'}:8: invalid YAML: ")
+    assert error.endswith('a ${...} reference inside [...] or {...} must be quoted: "${NAME}"')
+
+
+def test_an_unforeseen_exception_is_the_files_internal_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    valid(tmp_path)
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("a secret value from the file")
+
+    monkeypatch.setattr(loader, "_validate", broken)
+
+    found = errors(tmp_path)
+
+    internal = f"{loader.INTERNAL} (RuntimeError); please report it, with the file if you can"
+    assert f"{tmp_path / 'apps.yml'}: {internal}" in found
+    assert not any("secret" in error for error in found)
+
+
+def test_too_many_documents_or_rules_are_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    valid(tmp_path)
+    monkeypatch.setattr(loader, "MAX_DOCUMENTS", 4)
+    assert errors(tmp_path)[0] == (
+        f"{tmp_path / 'teams' / 'rules.yaml'}:10: more than 4 documents in the policy "
+        "directory; merge or remove some"
+    )
+    monkeypatch.setattr(loader, "MAX_DOCUMENTS", 100)
+    monkeypatch.setattr(loader, "MAX_RULES", 1)
+    assert errors(tmp_path) == [
+        f"{tmp_path / 'teams' / 'rules.yaml'}:10: more than 1 AccessRules in the policy; "
+        "merge some rules",
+    ]
+
+
+def test_a_policy_file_over_8_mib_is_refused(tmp_path: Path) -> None:
+    valid(tmp_path)
+    write(tmp_path, {"huge.yaml": "# padding\n" * (1 + 8 * 2**20 // 10)})
+
+    assert errors(tmp_path) == [
+        f"{tmp_path / 'huge.yaml'}: larger than the 8 MiB a policy file may be; "
+        "split it into several",
+    ]
+
+
+def test_a_users_file_among_the_policy_never_breaks_loading(tmp_path: Path) -> None:
+    valid(tmp_path)
+    write(tmp_path, {"users.yaml": "users:\n  - {Id: 1, Start: 2024-02-30, X: !!bool maybe\n"})
+
+    assert load(tmp_path).sources[0].spec.file is not None
+
+
+def test_a_users_file_name_too_long_is_an_error_at_its_line(tmp_path: Path) -> None:
+    valid(tmp_path)
+    write(tmp_path, {"source.yaml": SOURCE.replace("users.yaml", "u" * 5000)})
+    (tmp_path / "users.yaml").unlink()
+
+    assert errors(tmp_path) == [
+        f"{tmp_path / 'source.yaml'}:5: spec.file.path: not a usable file name "
+        "(File name too long); correct it",
+    ]
+
+
+@pytest.mark.parametrize("expression", ["9" * 5000, "(" * 2000 + "1" + ")" * 2000])
+def test_a_template_too_long_or_deep_to_read_is_an_error_at_its_line(
+    tmp_path: Path, expression: str
+) -> None:
+    valid(tmp_path)
+    apps = APPS.replace('"{{ user.Username }}"', f'"{{{{ {expression} }}}}"')
+    write(tmp_path, {"apps.yml": apps})
+
+    assert errors(tmp_path) == [
+        f"{tmp_path / 'apps.yml'}:19: spec.attributes.userName: template cannot be read: "
+        "a number too long or nesting too deep; simplify it",
+    ]
