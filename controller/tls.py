@@ -64,7 +64,7 @@ def failure(error: BaseException) -> str | None:
         if isinstance(current, ssl.SSLCertVerificationError):
             return _verification(current)
         if isinstance(current, ssl.SSLError):
-            reason = current.reason or str(current)
+            reason = getattr(current, "reason", None) or str(current)
             return (
                 f"TLS handshake failed ({reason}); check that the endpoint speaks HTTPS on this "
                 "port and accepts TLS 1.2 or later"
@@ -74,7 +74,7 @@ def failure(error: BaseException) -> str | None:
 
 
 def _verification(error: ssl.SSLCertVerificationError) -> str:
-    said = f"certificate verify failed: {error.verify_message}"
+    said = f"certificate verify failed: {getattr(error, 'verify_message', None) or error}"
     if error.verify_code == HOSTNAME_MISMATCH:
         return f"TLS certificate is for another host ({said}); use the host name it names"
     if error.verify_code == EXPIRED:

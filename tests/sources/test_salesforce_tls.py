@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -134,3 +135,12 @@ async def test_an_app_behind_an_untrusted_certificate_stalls_with_the_cause(
                 assert str(refused.value).startswith("GET /_emulator/state: TLS")
         finally:
             await session.aclose()
+
+
+def test_a_tls_error_made_without_a_reason_is_still_described() -> None:
+    """Found by fuzzing: an `ssl.SSLError` raised by other code may lack `reason`."""
+    failure = ConnectionError("handshake")
+    failure.__context__ = ssl.SSLError(1, "wrong version number")
+    said = tls.failure(failure)
+    assert said is not None and said.startswith("TLS handshake failed (")
+    assert tls.failure(ConnectionError("refused")) is None
