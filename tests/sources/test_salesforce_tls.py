@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import ssl
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -51,7 +51,7 @@ def tls_org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pat
 
 
 @contextlib.asynccontextmanager
-async def _source(url: str, directory: Path, **spec: str):  # type: ignore[no-untyped-def]
+async def _source(url: str, directory: Path, **spec: str) -> AsyncIterator[SalesforceSource]:
     document = {
         "instanceUrl": url,
         "auth": {
