@@ -126,6 +126,7 @@ async def _plan(policy: Policy, only: list[str] | None, state_dir: Path | None) 
             only=only,
             remembered=legacy.found(directory),
             journal=remembered,
+            state_dir=directory,
         ) as running:
             return await running.plan()
 
@@ -204,7 +205,9 @@ async def _apply(
     if imported is not None:
         typer.echo(f"note: imported {legacy.FILE_NAME} into the journal; renamed it {imported}")
     try:
-        return await _apply_journaled(policy, only, opened, allow_deprovisions, retention_days)
+        return await _apply_journaled(
+            policy, only, opened, allow_deprovisions, retention_days, directory
+        )
     finally:
         opened.close()
 
@@ -215,6 +218,7 @@ async def _apply_journaled(
     journal: SqliteJournal,
     allow_deprovisions: bool,
     retention_days: int,
+    state_dir: Path,
 ) -> Cycle:
     async with Engine(
         policy,
@@ -224,6 +228,7 @@ async def _apply_journaled(
         allow_deprovisions=allow_deprovisions,
         journal=journal,
         journal_retention_days=retention_days,
+        state_dir=state_dir,
     ) as running:
         approved = approving.pending(journal, now=engine.utc_now())  # `provisioner approve`
         cycle = await running.plan(approved=approving.grants(approved))

@@ -21,6 +21,13 @@ ENVIRONMENT_ONLY = (
         "Never a flag: command lines are visible to every user of the machine.",
     ),
     (
+        "SSL_CERT_FILE",
+        "Replaces the whole CA bundle (certifi's) for every connection. To trust one more CA "
+        "(a TLS-inspecting proxy, an app behind a private CA), give the policy's `caFile` "
+        "instead, in the Source's `salesforce` or in a ConnectedApp's spec: a PEM file added to "
+        "the default trust store, relative to the policy file; `validate` checks it.",
+    ),
+    (
         "XDG_STATE_HOME",
         "The base of the default `--state-dir` (`$XDG_STATE_HOME/provisioner`, else "
         "`~/.local/state/provisioner`).",

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from controller import tls
 from controller.model import AppName
 from controller.policy import Policy, loader
 from controller.policy.schema import ConnectedAppSpec
@@ -55,6 +56,12 @@ def build(
             if not token:
                 setup_errors[name] = f"environment variable {variable} is not set"
                 continue
+        if spec.ca_file is not None:
+            try:
+                tls.context(spec.ca_file)
+            except ValueError as error:  # the loader checked it; it may have gone since
+                setup_errors[name] = str(error)
+                continue
         kind = registry[spec.type]
         connection = AppConnection(
             app=name,
@@ -66,6 +73,7 @@ def build(
             max_pages=spec.limits.max_pages,
             event_hooks=http_hooks(name),
             throttle=throttle(spec, kind),
+            ca_file=spec.ca_file,
         )
         reconcilers[name] = kind.factory(connection)
     return reconcilers, setup_errors

@@ -86,6 +86,7 @@ async def _plan_both(
                 only=only,
                 remembered=legacy.found(state_dir),
                 journal=remembered,
+                state_dir=state_dir,
             )
 
         async with build(head) as at_head, build(base) as at_base:

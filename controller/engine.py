@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import datetime
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from controller import (
@@ -63,6 +64,7 @@ class Engine:
         http_hooks: HttpHooks | None = None,
         journal: Journal | None = None,
         journal_retention_days: int = journaling.RETENTION_DAYS,
+        state_dir: Path | None = None,
     ) -> None:
         self.policy = policy
         self.journal = journal
@@ -80,7 +82,11 @@ class Engine:
         tokens and back-offs live in real time even when a demo or test moves `now`."""
         hooks = http_hooks or (lambda _target: None)
         self.source: Source = sources.build_source(
-            policy.sources[0], environ=environ, clock=utc_now, event_hooks=hooks("salesforce")
+            policy.sources[0],
+            environ=environ,
+            clock=utc_now,
+            event_hooks=hooks("salesforce"),
+            state_dir=state_dir,  # where the source keeps what every process must honour
         )
         self.apps = [AppName(name) for name in policy.apps if not only or name in only]
         self.kinds = {name: registry[policy.apps[name].type] for name in self.apps}

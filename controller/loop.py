@@ -126,6 +126,7 @@ class Controller:
                 http_hooks=self.recorder.http_hooks,
                 journal=self._journal,
                 journal_retention_days=self.settings.journal_retention_days,
+                state_dir=self.settings.state_dir,
             )
             self.watch.forget()
             self._said_listed.clear()  # said once per app and policy

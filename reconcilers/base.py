@@ -40,6 +40,8 @@ class AppConnection:
     """httpx event hooks, e.g. the metrics Recorder's request counting; None for none."""
     throttle: Throttle | None = None
     """The app's one rate limiter, shared by every request to it; None for an unthrottled one."""
+    ca_file: str | None = None
+    """A PEM file of CA certificates trusted besides the default ones (policy's caFile)."""
 
 
 class AppReconciler(Protocol):

@@ -19,15 +19,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import functools
-import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import httpx
 
-from controller import errors, http_bodies
+from controller import errors, http_bodies, tls
 from reconcilers.base import AppConnection
 from reconcilers.throttle import Throttle
 
@@ -59,12 +57,6 @@ class RetryPolicy:
     """A longer Retry-After is reported at once: the next cycle is the better retry."""
 
 
-@functools.cache
-def tls_context() -> ssl.SSLContext:
-    """httpx loads every CA certificate for each new client (~45 ms); one context serves all."""
-    return httpx.create_ssl_context()
-
-
 def retry_after(response: httpx.Response) -> float | None:
     try:
         return max(0.0, float(response.headers["Retry-After"]))
@@ -75,10 +67,14 @@ def retry_after(response: httpx.Response) -> float | None:
 def exception_error(method: str, path: str, failure: Exception, unreadable: str) -> errors.AppError:
     """The controller error for a request that got no usable response.
 
-    A bad URL stalls the app, a network failure is transient, and anything else is a response
+    A bad URL or a failed TLS handshake (named, with what to do) stalls the app, a network
+    failure is transient, and anything else is a response
     we could not read (`unreadable` says how), which means the endpoint is not the API we think.
     """
     what = f"{method} {path}: {type(failure).__name__}"
+    said = tls.failure(failure)
+    if said is not None:  # a certificate nobody trusts stays untrusted: the app stalls
+        return errors.StalledError(f"{method} {path}: {said}")
     if isinstance(failure, DeadlineExceeded):
         return errors.TransientError(f"{method} {path}: {failure}")
     if isinstance(failure, httpx.UnsupportedProtocol | httpx.InvalidURL):
@@ -169,7 +165,7 @@ class ApiSession:
             base_url=connection.endpoint.rstrip("/"),
             headers=all_headers,
             timeout=httpx.Timeout(connection.timeout_seconds),
-            verify=tls_context(),
+            verify=tls.context(connection.ca_file),  # the loader checked the file
             transport=transport,
             event_hooks={"request": list(hooks.get("request", ())), "response": []},
         )

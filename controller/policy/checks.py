@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from controller import templates
+from controller import templates, tls
 from controller.policy import template_sample
 from controller.policy.yamlsource import Document, Path_, dotted
 from controller.sources.base import FROZEN, PERMISSION_SETS
@@ -108,10 +108,12 @@ def cross_check(
             _check_app(doc, report, app_types)
             _check_fields(doc, report, fields)
             _check_values(doc, report, extra)
+            _check_ca_file(doc, report, ("spec", "caFile"))
         elif doc.kind == "AccessRule" and complete:
             _check_grants(doc, report, apps)
         elif doc.kind == "Source":
             _check_source(doc, report)
+            _check_ca_file(doc, report, ("spec", "salesforce", "caFile"))
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,17 @@ def _check_values(doc: Doc, report: Report, extra: Any) -> None:
             continue  # reported by _check_app
         if (problem := template_sample.object_written(text, extra)) is not None:
             report.add(doc, ("spec", "attributes", attribute), problem)
+
+
+def _check_ca_file(doc: Doc, report: Report, path: Path_) -> None:
+    """A caFile is a readable file of PEM certificates (its content is never quoted)."""
+    value = doc.get(*path)
+    if not isinstance(value, str):
+        return
+    problem = tls.ca_file_problem(str(doc.base_dir / value))
+    if problem is not None:
+        message = f"caFile {value!r} (relative to {doc.base_dir}) {problem}"
+        report.add(doc, path, message)
 
 
 def _check_source(doc: Doc, report: Report) -> None:

@@ -253,6 +253,8 @@ def _policy(directory: Path, docs: list[Doc], revision: str) -> Policy:
             case SourceDocument(metadata=metadata, spec=spec):
                 sources.append(NamedSource(metadata.name, spec, base_dir=doc.base_dir))
             case ConnectedAppDocument(metadata=metadata, spec=spec):
+                if spec.ca_file is not None:  # relative to its file, as the engine has no dir
+                    spec = spec.model_copy(update={"ca_file": str(doc.base_dir / spec.ca_file)})
                 apps[metadata.name] = spec
             case AccessRuleDocument(metadata=metadata, spec=spec):
                 rules.append(NamedRule(metadata.name, spec))

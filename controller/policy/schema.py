@@ -126,6 +126,9 @@ class SalesforceSpec(Strict):
     """A SOQL condition that narrows which users are read, e.g. UserType = 'Standard'."""
     batch_size: Annotated[int, Field(ge=200, le=2000)] = 2000
     """Records per page asked for (Sforce-Query-Options); Salesforce may send fewer."""
+    ca_file: str | None = None
+    """A PEM file of CA certificates to trust besides the default ones (certifi's bundle), e.g.
+    a TLS-inspecting proxy's CA; relative paths start at the policy file's directory."""
     insecure: bool = False
     """Allow plain http:// for instanceUrl and auth.loginUrl off this host (127.0.0.1, ::1 and
     localhost need no leave). Tokens and user records then cross the network unencrypted."""
@@ -268,6 +271,9 @@ class ConnectedAppSpec(Strict):
     limits: LimitsSpec = LimitsSpec()
     mode: Literal["enforce", "observe"] = "enforce"
     """observe: plan and report drift, never write; for onboarding an app safely."""
+    ca_file: str | None = None
+    """A PEM file of CA certificates to trust besides the default ones (certifi's bundle), for
+    an app behind a private CA; relative paths start at the policy file's directory."""
     insecure: bool = False
     """Allow a plain http:// endpoint off this host (127.0.0.1, ::1 and localhost need no
     leave). The app's token and people's names and emails then cross the network unencrypted."""

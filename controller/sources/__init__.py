@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
 from controller.policy import NamedSource
@@ -39,8 +40,10 @@ def build_source(
     environ: Mapping[str, str],
     clock: Callable[[], datetime.datetime],
     event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None,
+    state_dir: Path | None = None,
 ) -> Source:
-    """The source a policy's Source document describes; relative paths start at its file."""
+    """The source a policy's Source document describes; relative paths start at its file.
+    `state_dir` keeps what other processes must honour (Salesforce's API-limit back-off)."""
     spec = named.spec
     if spec.salesforce is not None:
         return SalesforceSource(
@@ -50,6 +53,7 @@ def build_source(
             environ=environ,
             clock=clock,
             event_hooks=event_hooks,
+            state_dir=state_dir,
         )
     if spec.file is not None:
         return FileSource(named.name, named.base_dir / spec.file.path, clock=clock)

@@ -1,5 +1,8 @@
 """The example policy end to end: a read that fails on Salesforce's API limit changes nothing.
 
+The back-off it starts is kept in the state directory: the next `plan`, in a new process,
+calls Salesforce not once and says when it will.
+
 Even when a user really was deactivated meanwhile, nothing moves in any app until Salesforce can
 be read again; then exactly that user is suspended, in every app that has them.
 """
@@ -14,6 +17,7 @@ import httpx
 from tests.e2e.example import Example, running_example
 
 GRACE = "grace.hopper@orion.example"
+BACKOFF_FILE = "salesforce-backoff-salesforce.json"
 
 
 def _admin(example: Example, path: str, body: dict[str, object]) -> None:
@@ -43,6 +47,16 @@ def test_api_limit_changes_nothing_then_only_the_leaver_is_suspended(tmp_path: P
         assert _active(example) == before
 
         _admin(example, "/limits", {"max": 15000, "used": 0})
+        backoff = Path(example.environ["PROVISIONER_STATE_DIR"]) / BACKOFF_FILE
+        assert backoff.is_file()
+        asked = example.world.requests("salesforce").mark()
+        waiting = example.cli("plan")  # a new process honours the back-off the apply began
+        assert waiting.returncode == 1, waiting.stdout + waiting.stderr
+        assert "REQUEST_LIMIT_EXCEEDED at " in waiting.stdout
+        assert "not calling Salesforce until 20" in waiting.stdout
+        assert example.world.requests("salesforce").entries(since=asked) == []  # not one call
+
+        backoff.unlink()  # an operator who raised the limit ends the back-off early
         plan = example.cli("plan", "--format", "json")
         assert plan.returncode == 2, plan.stdout + plan.stderr
         operations = [

@@ -131,6 +131,7 @@ class World:
         flow: str = "jwt-bearer",
         environ: dict[str, str] | None = None,
         wire: Wire | None = None,
+        state_dir: Path | None = None,
         **spec: Any,
     ) -> SalesforceSource:
         auth: dict[str, Any] = {"flow": flow, "clientId": CLIENT_ID}
@@ -148,6 +149,7 @@ class World:
             environ={SECRET_ENV: CLIENT_SECRET} if environ is None else environ,
             clock=self.clock,
             transport=wire or Wire(),
+            state_dir=state_dir,
         )
         self.sources.append(source)
         return source

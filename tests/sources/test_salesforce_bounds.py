@@ -22,7 +22,7 @@ from controller.http_bodies import LateError
 from controller.policy.schema import SalesforceSpec
 from controller.sources.salesforce import SalesforceSource
 from controller.sources.salesforce.bounded_http import BoundedHttp
-from controller.sources.salesforce.client import RetryPolicy
+from controller.sources.salesforce.retries import RetryPolicy
 from emulators import serving
 from tests.hostile.salesforce import QUERY, HostileSalesforce
 
@@ -46,16 +46,12 @@ async def _read(url: str, tmp_path: Path) -> tuple[Any, float]:
         }
     )
 
-    async def no_sleep(_: float) -> None:
-        return None
-
     source = SalesforceSource(
         "org",
         spec,
         base_dir=tmp_path,
         environ={"SF_S": SECRET},
-        retry=RetryPolicy(attempts=2),
-        sleep=no_sleep,
+        retry=RetryPolicy(attempts=2, backoff_seconds=0, jitter_seconds=0),
     )
     tracemalloc.start()
     try:

@@ -15,7 +15,7 @@ import httpx
 
 from controller.policy.schema import SalesforceSpec
 from controller.sources.salesforce import SalesforceSource
-from controller.sources.salesforce.client import RetryPolicy
+from controller.sources.salesforce.retries import RetryPolicy
 
 INSTANCE = "https://orion.my.salesforce.com"
 SECRET = "cc-secret-4b1d7e0f9a"
@@ -81,17 +81,13 @@ def _source(org: Org, tmp_path: Path) -> SalesforceSource:
         }
     )
 
-    async def no_sleep(_: float) -> None:
-        return None
-
     return SalesforceSource(
         "org",
         spec,
         base_dir=tmp_path,
         environ={"SF_S": SECRET},
         transport=httpx.MockTransport(org),
-        retry=RetryPolicy(attempts=2),
-        sleep=no_sleep,
+        retry=RetryPolicy(attempts=2, backoff_seconds=0, jitter_seconds=0),
     )
 
 

@@ -201,8 +201,8 @@ def test_errors_in_two_files_are_all_reported_with_their_lines(tmp_path: Path) -
 
     assert errors(tmp_path) == [
         f"{tmp_path / 'apps.yml'}:8: spec.colour: unknown key 'colour'; allowed keys: "
-        "attributes, auth, deprovision, endpoint, exclude, groups, insecure, limits, match, mode, "
-        "pageSize, prune, rateLimit, safety, type",
+        "attributes, auth, caFile, deprovision, endpoint, exclude, groups, insecure, limits, "
+        "match, mode, pageSize, prune, rateLimit, safety, type",
         f"{tmp_path / 'apps.yml'}:21: spec.deprovision.action: "
         "Input should be 'suspend' or 'delete'",
         f"{tmp_path / 'teams' / 'rules.yaml'}:15: spec.grant[0].app: no app named 'zendesk'; "

@@ -5,7 +5,9 @@ is invalid the client calls `invalidate()` and the next `token()` simply asks ag
 bearer flow signs a short-lived RS256 assertion (iss = consumer key, sub = username, aud = the
 login URL, exp within 3 minutes) and posts it to `{loginUrl}/services/oauth2/token`; client
 credentials are exchanged at the org's My Domain host (Salesforce refuses them on
-login.salesforce.com). Queries then go to the `instance_url` the token response names.
+login.salesforce.com). Queries then go to the `instance_url` the token response names. A token
+request that fails in passing (network, 5xx, 429, a body cut short) is retried as queries are;
+a refusal (`invalid_grant`...) is final.
 Refusals surface as `error: error_description`, exactly as Salesforce words them; the
 assertion, secret and token never enter a message (`secrets()` lists them for scrubbing).
 """
@@ -26,12 +28,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from controller import http_bodies
+from controller.sources.salesforce import retries
 from controller.sources.salesforce.bounded_http import BoundedHttp
 from controller.sources.salesforce.errors import (
     SalesforceAuthError,
     SalesforceConfigError,
     TransientSalesforceError,
 )
+from controller.sources.salesforce.retries import RetryPolicy, UnreadableResponseError
 
 TOKEN_PATH = "/services/oauth2/token"  # noqa: S105 - a path, not a password
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -79,9 +83,10 @@ def load_private_key(pem: bytes, *, path: str) -> RSAPrivateKey:
 class _OAuthTokens:
     """A token cache over one token request; subclasses say what to post where."""
 
-    def __init__(self, http: BoundedHttp, token_url: str) -> None:
+    def __init__(self, http: BoundedHttp, token_url: str, retry: RetryPolicy | None) -> None:
         self._http = http
         self._url = token_url
+        self._retry = retry or RetryPolicy()
         self._token: Token | None = None
         self._lock = asyncio.Lock()
         self._secrets: collections.deque[str] = collections.deque(maxlen=KEEP_SECRETS)
@@ -105,25 +110,37 @@ class _OAuthTokens:
         return (*self._fixed_secrets, *self._secrets)
 
     async def _request(self) -> Token:
-        form = self._form()
+        """A new token, the request retried (`retries`) while it fails in passing."""
         where = f"OAuth token request to {self._url}"
         try:
-            response = await self._http.send("POST", self._url, data=form)
-        except httpx.RequestError as error:
-            raise TransientSalesforceError(f"{where}: {type(error).__name__}") from None
-        except http_bodies.BodyError as error:
-            raise TransientSalesforceError(f"{where}: {error}") from None
-        if response.status_code >= 500 or response.status_code == 429:
-            raise TransientSalesforceError(f"{where}: HTTP {response.status_code}")
-        body = _json(response)
-        if response.status_code != 200:
-            raise _oauth_error(where, response.status_code, body)
-        return _token(where, body)
+            async for attempt in retries.attempts(self._retry):
+                with attempt:
+                    return await self._request_once(where)
+        except (httpx.RequestError, http_bodies.BodyError) as error:
+            raise retries.network_error(where, error) from None
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _request_once(self, where: str) -> Token:
+        response = await self._http.send("POST", self._url, data=self._form())
+        return token_from(where, response.status_code, response.content)
 
 
-def _json(response: httpx.Response) -> Any:
+def token_from(where: str, status: int, content: bytes) -> Token:
+    """The token in a token endpoint's answer, or the error it amounts to: 5xx, 429 and a 200
+    cut short or not JSON are transient; any other refusal is final (invalid_grant...)."""
+    if status >= 500 or status == 429:
+        raise TransientSalesforceError(f"{where}: HTTP {status}")
+    body = _json(content)
+    if status != 200:
+        raise _oauth_error(where, status, body)
+    if body is None:
+        raise UnreadableResponseError(f"{where}: the response is cut short or not JSON")
+    return _token(where, body)
+
+
+def _json(content: bytes) -> Any:
     try:
-        return http_bodies.parse_json(response.content)
+        return http_bodies.parse_json(content)
     except ValueError:  # not JSON, nested too deeply or too dense: no token in it
         return None
 
@@ -160,9 +177,10 @@ class JwtBearerTokens(_OAuthTokens):
         username: str,
         private_key: RSAPrivateKey,
         clock: Clock,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self._login_url = login_url.rstrip("/")
-        super().__init__(http, f"{self._login_url}{TOKEN_PATH}")
+        super().__init__(http, f"{self._login_url}{TOKEN_PATH}", retry)
         self._client_id = client_id
         self._username = username
         self._key = private_key
@@ -188,9 +206,15 @@ class ClientCredentialsTokens(_OAuthTokens):
     """The client-credentials flow, at the org's My Domain host (the app's Run As user)."""
 
     def __init__(
-        self, http: BoundedHttp, *, instance_url: str, client_id: str, client_secret: str
+        self,
+        http: BoundedHttp,
+        *,
+        instance_url: str,
+        client_id: str,
+        client_secret: str,
+        retry: RetryPolicy | None = None,
     ) -> None:
-        super().__init__(http, f"{instance_url.rstrip('/')}{TOKEN_PATH}")
+        super().__init__(http, f"{instance_url.rstrip('/')}{TOKEN_PATH}", retry)
         self._client_id = client_id
         self._client_secret = client_secret
         self._fixed_secrets = (client_secret,)

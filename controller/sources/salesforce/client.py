@@ -3,7 +3,8 @@
 Every response's `Sforce-Limit-Info` header updates `api_usage`; every failure becomes one of
 the `errors` kinds in `error_for`, naming Salesforce's errorCode; a 401 INVALID_SESSION_ID gets
 one new token and one retry (but not the "not valid for use with the REST API" variant, which no
-new token cures); network failures and 5xx are retried within a small budget. A query returns
+new token cures); network failures, 5xx, 429 and a page cut short or not JSON are retried
+with jittered back-off (`retries`). A query returns
 all of its records or raises: a page missing, a `done: false` with nowhere to go next, or fewer
 records than `totalSize` is an `IncompleteQueryError`, never a shorter list. The bearer token
 only ever goes to the instance_url of the token response, and only to /services/data/ paths.
@@ -11,16 +12,15 @@ only ever goes to the instance_url of the token response, and only to /services/
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
 from controller import http_bodies
+from controller.sources.salesforce import retries
 from controller.sources.salesforce.auth import Token, TokenProvider
 from controller.sources.salesforce.bounded_http import BoundedHttp
 from controller.sources.salesforce.errors import (
@@ -31,6 +31,7 @@ from controller.sources.salesforce.errors import (
     TransientSalesforceError,
 )
 from controller.sources.salesforce.records import QueryResult, query_result
+from controller.sources.salesforce.retries import RetryPolicy, UnreadableResponseError
 
 LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
 DATA_PREFIX = "/services/data/"
@@ -39,17 +40,7 @@ NOT_FOR_REST = "not valid for use with the REST API"
 MAX_PAGES_PER_QUERY = 1000
 """The hard cap on pages of one query (child subqueries included): 2,000 users a page makes
 it two million users, past any org this controller serves; a bound on what totalSize claims."""
-Sleep = Callable[[float], Awaitable[None]]
 Record = Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to try a failing GET before the read fails (the loop tries again next cycle)."""
-
-    attempts: int = 3
-    backoff_seconds: float = 0.5
-    """First delay; doubles on each retry."""
 
 
 def parse_limit_info(header: str | None) -> tuple[int, int] | None:
@@ -74,8 +65,7 @@ def _error_array(response: httpx.Response) -> tuple[str, str] | None:
 def error_for(where: str, failure: httpx.Response | Exception) -> SalesforceError:
     """The error for a failed request: a response with a bad status, or a network exception."""
     if isinstance(failure, Exception):
-        detail = f": {failure}" if str(failure) else ""
-        return TransientSalesforceError(f"{where}: {type(failure).__name__}{detail}")
+        return retries.network_error(where, failure)
     status = failure.status_code
     said = _error_array(failure)
     if said is None:
@@ -119,8 +109,7 @@ class SalesforceClient:
         *,
         api_version: str,
         batch_size: int,
-        retry: RetryPolicy = RetryPolicy(),
-        sleep: Sleep = asyncio.sleep,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self._http = http
         self._tokens = tokens
@@ -129,8 +118,7 @@ class SalesforceClient:
             "Sforce-Query-Options": f"batchSize={batch_size}",
             "Accept": "application/json",
         }
-        self._retry = retry
-        self._sleep = sleep
+        self._retry = retry or RetryPolicy()
         self.api_usage: tuple[int, int] | None = None
         """(used, max) of the org's daily API requests, from the last response that said."""
 
@@ -194,41 +182,41 @@ class SalesforceClient:
         where = f"{what}: GET {path.split('?', 1)[0]}"
         for refresh in (True, False):
             token = await self._tokens.token()
-            response = await self._send(token, path, params, where)
-            if response.is_success:
-                try:
-                    return http_bodies.parse_json(response.content)
-                except ValueError as unreadable:  # not JSON, nested too deeply, too dense
-                    raise IncompleteQueryError(f"{where}: {unreadable}") from None
-            error = error_for(where, response)
-            if refresh and _refreshable(error):
-                self._tokens.invalidate(token)
-                continue
-            raise error
+            try:
+                return await self._send(token, path, params, where)
+            except SalesforceApiError as error:
+                if refresh and _refreshable(error):
+                    self._tokens.invalidate(token)
+                    continue
+                raise
         raise AssertionError("unreachable: the second attempt returns or raises")
 
     async def _send(
         self, token: Token, path: str, params: Mapping[str, str] | None, where: str
-    ) -> httpx.Response:
-        """One GET, retried on network failures and 5xx/429; the last response is returned."""
-        headers = {**self._headers, "Authorization": f"Bearer {token.access_token}"}
-        for attempt in range(1, self._retry.attempts + 1):
-            failure: httpx.Response | Exception
-            try:
-                failure = await self._http.send(
-                    "GET", f"{token.instance_url}{path}", params=params, headers=headers
-                )
-            except (httpx.RequestError, http_bodies.BodyError) as exc:  # late, cut, too large
-                failure = exc
-            else:
-                usage = parse_limit_info(failure.headers.get("Sforce-Limit-Info"))
-                if usage is not None:
-                    self.api_usage = usage
-                if failure.is_success or not isinstance(
-                    error_for(where, failure), TransientSalesforceError
-                ):
-                    return failure
-            if attempt == self._retry.attempts:
-                raise error_for(where, failure)
-            await self._sleep(self._retry.backoff_seconds * 2 ** (attempt - 1))
+    ) -> Any:
+        """One GET's JSON body, retried (`retries`) on network failures, 5xx/429 and a body
+        cut short or not JSON; the last failure is raised as a SalesforceError."""
+        try:
+            async for attempt in retries.attempts(self._retry):
+                with attempt:
+                    return await self._send_once(token, path, params, where)
+        except (httpx.RequestError, http_bodies.BodyError) as failure:  # late, cut, too large
+            raise error_for(where, failure) from None
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _send_once(
+        self, token: Token, path: str, params: Mapping[str, str] | None, where: str
+    ) -> Any:
+        headers = {**self._headers, "Authorization": f"Bearer {token.access_token}"}
+        response = await self._http.send(
+            "GET", f"{token.instance_url}{path}", params=params, headers=headers
+        )
+        usage = parse_limit_info(response.headers.get("Sforce-Limit-Info"))
+        if usage is not None:
+            self.api_usage = usage
+        if not response.is_success:
+            raise error_for(where, response)
+        try:
+            return http_bodies.parse_json(response.content)
+        except ValueError as unreadable:  # cut short, not JSON, nested too deeply, too dense
+            raise UnreadableResponseError(f"{where}: {unreadable}") from None

@@ -55,6 +55,10 @@ class TransientSalesforceError(SalesforceError):
     """Network failure, 429 or 5xx: the same request may succeed later."""
 
 
+class TlsError(SalesforceError):
+    """The TLS handshake failed (a CA nobody trusts, another host's certificate): not retried."""
+
+
 class IncompleteQueryError(SalesforceError):
     """Paging did not add up (stopped early, short, duplicated): the records are not the org's."""
 

@@ -7,17 +7,15 @@ quarantined, named by its Id, and every other user is read. `changed_since()` is
 incremental read that lets the loop react in seconds; it cannot see a removed permission set
 assignment (that leaves no timestamp) or a user who stopped matching `where`, which is why the
 full read stays the safety net. On REQUEST_LIMIT_EXCEEDED the source stops calling Salesforce
-for a back-off period and answers with an error at once; `api_usage` follows the limits header.
+for a back-off period and answers with an error at once, and keeps the back-off in the state
+directory (`pause`) so other processes honour it; `api_usage` follows the limits header.
 `requests_sent` counts every request, and each `ChangedUsers` says what its check cost (`calls`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime
-import functools
-import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from controller import tls
 from controller.model import Quarantined, SourceRead, SourceUser
 from controller.policy.schema import SalesforceSpec
 from controller.sources.base import PERMISSION_SETS, quarantine
@@ -36,7 +35,7 @@ from controller.sources.salesforce.auth import (
     load_private_key,
 )
 from controller.sources.salesforce.bounded_http import BoundedHttp
-from controller.sources.salesforce.client import RetryPolicy, SalesforceClient, Sleep
+from controller.sources.salesforce.client import SalesforceClient
 from controller.sources.salesforce.errors import (
     BackingOffError,
     IncompleteQueryError,
@@ -46,6 +45,8 @@ from controller.sources.salesforce.errors import (
     SalesforceError,
     scrub,
 )
+from controller.sources.salesforce.pause import Pause, PauseFile
+from controller.sources.salesforce.retries import RetryPolicy
 
 Clock = Callable[[], datetime.datetime]
 T = TypeVar("T")
@@ -64,12 +65,6 @@ CHANGES = (
 
 def utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
-
-
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """httpx loads every CA certificate for each new client (~45 ms); one context serves all."""
-    return httpx.create_ssl_context()
 
 
 @dataclass(frozen=True)
@@ -122,8 +117,8 @@ class SalesforceSource:
         transport: httpx.AsyncBaseTransport | None = None,
         backoff: datetime.timedelta = BACKOFF,
         retry: RetryPolicy | None = None,
-        sleep: Sleep = asyncio.sleep,
         event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None,
+        state_dir: Path | None = None,
     ) -> None:
         self.name = name
         self.spec = spec
@@ -132,12 +127,17 @@ class SalesforceSource:
         self._clock = clock
         self._backoff = backoff
         self._retry = retry or RetryPolicy()
-        self._sleep = sleep
+        self._setup_error: SalesforceConfigError | None = None
+        try:
+            trust = tls.context(None if spec.ca_file is None else str(base_dir / spec.ca_file))
+        except ValueError as error:  # the loader checked it; it may have gone since
+            self._setup_error = SalesforceConfigError(str(error))
+            trust = tls.context()
         hooks = event_hooks or {}
         self._http = BoundedHttp(  # metrics see a response once its body is in, within bounds
             httpx.AsyncClient(
                 timeout=httpx.Timeout(TIMEOUT_SECONDS),
-                verify=_tls_context(),
+                verify=trust,
                 transport=transport,
                 event_hooks={"request": list(hooks.get("request", ())), "response": []},
             ),
@@ -146,8 +146,9 @@ class SalesforceSource:
         )
         self._client: SalesforceClient | None = None
         self._tokens: TokenProvider | None = None
-        self._paused: tuple[datetime.datetime, str] | None = None
-        """(until, why) while backing off after REQUEST_LIMIT_EXCEEDED."""
+        self._paused: Pause | None = None
+        """While backing off after REQUEST_LIMIT_EXCEEDED, kept in `_pause_file` too."""
+        self._pause_file = PauseFile(state_dir, name, spec.instance_url)
 
     @property
     def api_usage(self) -> tuple[int, int] | None:
@@ -190,11 +191,14 @@ class SalesforceSource:
 
     async def _guarded(self, call: Callable[[SalesforceClient], Awaitable[T]]) -> T:
         """Run `call` unless backing off; REQUEST_LIMIT_EXCEEDED starts a back-off."""
-        if self._paused is not None:
-            until, why = self._paused
-            if self._clock() < until:
-                raise BackingOffError(f"{why}; not calling Salesforce until {until.isoformat()}")
-            self._paused = None
+        now = self._clock()
+        pause = self._paused if self._paused is not None and now < self._paused.until else None
+        pause = pause or self._pause_file.read(now)  # another process may have hit the limit
+        if pause is not None:
+            raise BackingOffError(
+                f"{pause.why}; not calling Salesforce until {pause.until.isoformat()}"
+            )
+        self._paused = None
         client = self._connect()
         try:
             return await call(client)
@@ -207,7 +211,8 @@ class SalesforceSource:
         except RequestLimitError as error:
             now = self._clock()
             until = now + self._backoff
-            self._paused = (until, f"{error.error_code} at {now.isoformat()}: {error.message}")
+            self._paused = Pause(until, f"{error.error_code} at {now.isoformat()}: {error.message}")
+            self._pause_file.write(self._paused)
             raise RequestLimitError(
                 error.error_code,
                 f"{error.message} (the org's daily API limit); "
@@ -224,6 +229,8 @@ class SalesforceSource:
 
     def _connect(self) -> SalesforceClient:
         """The client, built on first use so a missing key or variable is an error read."""
+        if self._setup_error is not None:
+            raise self._setup_error
         if self._client is None:
             self._tokens = self._token_provider()
             self._client = SalesforceClient(
@@ -232,7 +239,6 @@ class SalesforceSource:
                 api_version=self.spec.api_version,
                 batch_size=self.spec.batch_size,
                 retry=self._retry,
-                sleep=self._sleep,
             )
         return self._client
 
@@ -255,6 +261,7 @@ class SalesforceSource:
                 username=auth.username,
                 private_key=load_private_key(pem, path=str(path)),
                 clock=self._clock,
+                retry=self._retry,
             )
         variable = auth.client_secret_env or ""
         secret = self._environ.get(variable)
@@ -267,6 +274,7 @@ class SalesforceSource:
             instance_url=self.spec.instance_url,
             client_id=auth.client_id,
             client_secret=secret,
+            retry=self._retry,
         )
 
     # --- the reads ------------------------------------------------------------------------------
