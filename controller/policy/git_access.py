@@ -94,7 +94,10 @@ class Credentials:
             secrets.append(token)
         elif password and not user:
             user = self.username
-        if password and user is not None:
+        elif user and password is None and bare != url:
+            password = ""  # an HTTP(S) URL's user alone: maybe a token, sent as basic auth
+            secrets.append(user)
+        if password is not None and user is not None:
             basic = base64.b64encode(f"{user}:{password}".encode()).decode()
             secrets.append(basic)
             env |= {
@@ -113,10 +116,11 @@ class Credentials:
 def split_url(url: str) -> tuple[str, str | None, str | None]:
     """(the URL without its password, its user, its password), the last two percent-decoded.
 
-    A password is always taken out; an HTTP(S) URL with one loses its user too (the header
-    carries both). A user alone stays: it is no secret, and `ssh://git@host/...` needs it. The
-    userinfo ends at the last `@` before the path, as RFC 3986 and git read it, so `p@ss` is
-    one password. A token belongs in the token file, not in the URL's user.
+    A password is always taken out. An HTTP(S) URL loses its whole userinfo: the header carries
+    it, and a user alone may be a token (GitHub takes `https://TOKEN@github.com/...`), so it
+    is treated as one. Other schemes keep a user alone: `ssh://git@host/...` needs it, and it
+    is no secret there. The userinfo ends at the last `@` before the path, as RFC 3986 and git
+    read it, so `p@ss` is one password. A token belongs in the token file, not in the URL.
     """
     scheme, sep, rest = url.partition("://")
     if not sep:
@@ -132,10 +136,10 @@ def split_url(url: str) -> tuple[str, str | None, str | None]:
     raw_user, colon, raw_password = userinfo.partition(":")
     user = urllib.parse.unquote(raw_user)
     password = urllib.parse.unquote(raw_password) if colon else None
-    if password is None:
-        return url, user or None, None
     if scheme.lower() in ("http", "https"):
         return f"{scheme}://{host}{rest[end:]}", user or None, password
+    if password is None:
+        return url, user or None, None
     kept = f"{raw_user}@" if raw_user else ""
     return f"{scheme}://{kept}{host}{rest[end:]}", user or None, password
 

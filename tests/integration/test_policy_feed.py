@@ -235,7 +235,7 @@ def command_lines() -> list[bytes]:
     return found
 
 
-@pytest.mark.parametrize("given_as", ["url", "token file"])
+@pytest.mark.parametrize("given_as", ["url", "url user", "token file"])
 def test_no_git_password_is_on_any_command_line_during_a_fetch(
     stalling_remote: str, tmp_path: Path, given_as: str
 ) -> None:
@@ -245,6 +245,9 @@ def test_no_git_password_is_on_any_command_line_during_a_fetch(
     if given_as == "url":
         url = url.replace("http://", f"http://someone:{quote(password, safe='')}@")
         user = "someone"
+    elif given_as == "url user":  # GitHub's https://TOKEN@github.com/... form
+        url = url.replace("http://", f"http://{quote(password, safe='')}@")
+        user, password = password, ""
     else:
         (tmp_path / "token").write_text(password)
         credentials = policy_git.Credentials(token_file=tmp_path / "token")
@@ -270,7 +273,8 @@ def test_no_git_password_is_on_any_command_line_during_a_fetch(
         thread.join(timeout=60)
 
     assert any(b"remote-http" in line for line in in_flight), "the fetch was not seen running"
-    forms = {password, quote(password, safe=""), quote(password)}
+    secret = password or user
+    forms = {secret, quote(secret, safe=""), quote(secret)}
     leaked = [line for line in in_flight if any(form.encode() in line for form in forms)]
     assert leaked == []
     basic = base64.b64encode(f"{user}:{password}".encode()).decode()

@@ -95,11 +95,19 @@ def test_ssh_keeps_its_user_and_loses_a_password() -> None:
         "pw",
     )
     assert split_url("git@git.example:org/policy.git")[0] == "git@git.example:org/policy.git"
-    assert split_url("https://reader@git.example/x.git") == (
-        "https://reader@git.example/x.git",
-        "reader",
+
+
+def test_an_https_user_alone_is_taken_out_of_the_url_as_it_may_be_a_token() -> None:
+    assert split_url("https://ghp_tok%40en@git.example/x.git") == (
+        "https://git.example/x.git",
+        "ghp_tok@en",
         None,
     )
+    access = Credentials().access("https://ghp_tok%40en@git.example/x.git")
+    assert access.url == "https://git.example/x.git"
+    basic = base64.b64encode(b"ghp_tok@en:").decode()
+    assert access.environment["GIT_CONFIG_VALUE_0"] == f"Authorization: Basic {basic}"
+    assert "ghp_tok@en" in access.secrets
 
 
 def test_the_header_follows_git_config_entries_already_in_the_environment() -> None:
