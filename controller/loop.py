@@ -130,7 +130,7 @@ class Controller:
             )
             self.watch.forget()
             self._said_listed.clear()  # said once per app and policy
-            self.keeper.release_others()  # no run reads the old policy's files any more
+            await self.keeper.release_others(policy)  # no run reads the old one's files
         return self._engine
 
     def _open_journal(self, state_dir: Path) -> SqliteJournal:

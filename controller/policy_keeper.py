@@ -121,11 +121,18 @@ class PolicyKeeper:
             self._tried = checkout.fingerprint
             return await self._load(checkout)
 
-    def release_others(self) -> None:
+    async def release_others(self, running: Policy) -> None:
         """Remove the files of every policy but the one in force. The loop calls this once no
-        run can still be reading them (a file Source reads its users file every cycle)."""
-        if self._checkout is not None:
-            self.feed.keep_only(self._checkout)
+        run can still be reading them (a file Source reads its users file every cycle), with
+        the policy its new engine runs. Never while a refresh holds the lock, so a newer commit
+        being exported or loaded keeps its folder; and only while `running` is still the one in
+        force, so the engine's own files are never the ones removed. Either way nothing waits:
+        the next engine, which a newer policy brings, releases them."""
+        if self._lock.locked():
+            return
+        async with self._lock:
+            if self._checkout is not None and self.policy is running:
+                await asyncio.to_thread(self.feed.keep_only, self._checkout)
 
     @property
     def revision(self) -> str | None:

@@ -3,6 +3,8 @@ without the exception's message, and keeps (or at startup restores) the last goo
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -164,3 +166,54 @@ async def test_a_restart_restores_the_pinned_commit_when_the_newest_does_not_loa
         == "last good policy restored; it stays in force until a valid one arrives"
     )
     assert health.policy_ok and not health.waiting
+
+
+class Exporting(DirectoryFeed):
+    """A feed whose fetch waits until the test lets it go, as a slow export does; and which
+    records what it was asked to keep."""
+
+    def __init__(self, directory: Path, environ: dict[str, str]) -> None:
+        super().__init__(directory, environ)
+        self.hold = threading.Event()
+        self.started = threading.Event()
+        self.kept: list[Path] = []
+
+    def latest(self) -> Checkout:
+        if self.kept or self.hold.is_set():
+            self.started.set()
+            self.hold.wait(timeout=30)
+        return super().latest()
+
+    def keep_only(self, checkout: Checkout) -> None:
+        self.kept.append(checkout.directory)
+
+
+async def test_old_checkouts_are_released_only_when_no_refresh_is_under_way(policy: Path) -> None:
+    feed = Exporting(policy, ENVIRON)
+    keeper, _, _ = keeper_of(feed)
+    assert await keeper.refresh(force=True)
+    running = keeper.policy
+    assert running is not None
+
+    await keeper.release_others(running)
+    assert feed.kept == [policy]  # nothing under way: the others go
+
+    refreshing = asyncio.create_task(keeper.refresh(force=True))
+    await asyncio.to_thread(feed.started.wait, 30)  # a newer commit is being exported
+    await keeper.release_others(running)
+    assert feed.kept == [policy]  # its folder is left alone, and nothing waited for it
+    feed.hold.set()
+    await refreshing
+
+
+async def test_an_engine_of_an_older_policy_never_releases_its_own_files(policy: Path) -> None:
+    feed = Exporting(policy, ENVIRON)
+    keeper, _, _ = keeper_of(feed)
+    assert await keeper.refresh(force=True)
+    older = keeper.policy
+    (policy / "policy.yaml").write_text(POLICY + "\n# a new revision\n")
+    assert await keeper.refresh(force=True)
+    assert older is not None and keeper.policy is not older
+
+    await keeper.release_others(older)  # an engine built from the older policy
+    assert feed.kept == []
