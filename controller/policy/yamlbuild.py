@@ -9,6 +9,7 @@ expand to.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,9 @@ _SKIP: Any = object()
 _MERGE_KEY: Any = object()
 _ITEM: Any = object()
 """The `key` of a sequence."""
+_ESCAPED_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""What a double-quoted scalar's escapes (`"\\0"`, `"\\x1b"`) can make but a stream may not
+hold: a NUL would reach the OS in a path (`open` refuses it with a ValueError)."""
 
 
 class Limit(Exception):
@@ -157,7 +161,8 @@ class Builder:
                         continue
                 elif top.key is not _SKIP and top.key is not _MERGE_KEY:
                     is_str = not event.implicit[0] or (text and text[0] not in special)
-                    if is_str and not (expand and "$" in text):
+                    escaped = event.style == '"' and _ESCAPED_CONTROL.search(text)
+                    if is_str and not (expand and "$" in text) and not escaped:
                         top.nodes += 1
                         if top.is_map:
                             top.value[top.key] = text
@@ -224,6 +229,13 @@ class Builder:
             if event.anchor is not None:
                 self._anchors[event.anchor] = _Anchored(text, 1, text, [])
             self._key(_MERGE_KEY if merge else text, line)
+            return
+        if event.style == '"' and (bad := _ESCAPED_CONTROL.search(text)) is not None:
+            code = f"U+{ord(bad.group()):04X}"
+            self._problem(path, line, f"an escaped control character ({code}); remove it")
+            if event.anchor is not None:
+                self._anchors[event.anchor] = _Anchored(None, 1, "", [])
+            self._deliver(None, 1, line)
             return
         if tag is None or tag == "!":
             tag = self._resolve(text, event.implicit)

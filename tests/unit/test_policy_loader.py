@@ -523,6 +523,18 @@ def test_a_nul_byte_is_refused_at_its_line(tmp_path: Path) -> None:
     ]
 
 
+def test_an_escaped_nul_in_a_quoted_value_is_refused_at_its_line(tmp_path: Path) -> None:
+    valid(tmp_path)
+    (tmp_path / "users.yaml").unlink()
+    source = SALESFORCE_SOURCE.replace("    fields:", '    caFile: "ca\\0.pem"\n    fields:')
+    write(tmp_path, {"source.yaml": source})
+
+    assert errors(tmp_path) == [
+        f"{tmp_path / 'source.yaml'}:8: spec.salesforce.caFile: an escaped control character"
+        " (U+0000); remove it",
+    ]
+
+
 def test_bytes_that_are_not_utf8_are_refused_at_their_line(tmp_path: Path) -> None:
     valid(tmp_path)
     (tmp_path / "apps.yml").write_bytes(
