@@ -10,8 +10,10 @@ subject is the parsing, so a real server, at a second a case, would buy nothing 
 The property (`exercise`): `observe` returns an `ObservedApp` whose accounts and groups the
 planner can use, or one with its `error` said; a lookup returns accounts or raises one of
 `controller.errors`; `apply` returns `Applied` or raises one of them. Anything else (a
-TypeError, a KeyError, a RecursionError...) escapes `alone.observe`'s "observing failed"
-catch-all or the executor's, and is a bug. No message may carry the app's token.
+TypeError, a KeyError, a RecursionError...) is a failure no adapter mapped, which the engine
+could only report as "observing failed: TypeError ..." (`controller.alone`): a bug. No
+message may carry the app's token. Paging that never ends must stop at `MAX_PAGES`, and each
+case must stay within `bounds.bounded`'s time and memory ceilings.
 """
 
 from __future__ import annotations
