@@ -25,7 +25,6 @@ from tests.fuzz.app_bodies import (
     APP,
     ECHO,
     LOOKUPS,
-    MAX_PAGES,
     NO_WAIT,
     PAGE_SIZE,
     TEXT,
@@ -37,6 +36,9 @@ from tests.fuzz.app_bodies import (
 )
 from tests.fuzz.bounds import PARSER_CASES, bounded, fuzz
 
+CURSOR_PAGES = 3
+"""Cursor paging has no total to bound it, so a page that says `has_more` for ever is read
+this many times in each of the five listings a case may make: enough to show the bound holds."""
 IDS = st.sampled_from([1, 2, 3, 10**19])
 EMAILS = st.one_of(st.sampled_from(["u1@example.com", "U1@Example.COM", "", None]), TEXT)
 
@@ -127,13 +129,11 @@ ROUTES = {
     "GET /custom_roles": answers(ROLES, ERROR),
     "GET /users/search": answers(SEARCH, ERROR),
     "a user": answers(RECORD, ERROR),
-    "POST /group_memberships": answers(
-        st.builds(lambda m: {"group_membership": m}, MEMBERSHIP), ERROR
-    ),
 }
-"""Answers to every request whose body the adapter reads (a group is created as a membership
-is, through the same `_record`, so only memberships are); the two listings of memberships
-share theirs, as do the two answers that are one user's record (a read by id, an upsert)."""
+"""Answers to every request whose body the adapter reads. A created group or membership is
+read by the same `_record` as a created user, so only the user's create is fuzzed; the two
+listings of memberships share their answers, as do the two that are one user's record (a
+read by id, an upsert)."""
 SHARED = {
     "GET /group_memberships": "GET memberships",
     "GET /users/{id}/group_memberships": "GET memberships",
@@ -149,7 +149,6 @@ OPERATIONS = [
         source_id=SourceUserId("005C"),
         attributes={"userName": "new@example.com", "displayName": "New", "role": "Staff"},
     ),
-    Operation(OpKind.ADD_MEMBER, APP, account_id=AccountId("1"), group="staff", group_id="2"),
     Operation(OpKind.REMOVE_MEMBER, APP, account_id=AccountId("2"), group="admins", group_id="3"),
 ]
 
@@ -171,7 +170,7 @@ def test_zendesk_responses_give_an_observation_or_a_clear_error(
         endpoint="http://x.zendesk.test/api/v2",
         token=TOKEN,
         page_size=PAGE_SIZE,
-        max_pages=MAX_PAGES,
+        max_pages=CURSOR_PAGES,
     )
     client = ZendeskClient(
         connection, retry=NO_WAIT, sleep=no_sleep, transport=httpx.MockTransport(server)
