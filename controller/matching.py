@@ -8,13 +8,18 @@ would merely adopt to suspend, is reported rather than taken. Excluded accounts 
 before anything else, and then the accounts of quarantined users (`quarantine.holds_account`),
 so no later step can touch them; a user who would adopt a held account waits (`Links.waiting`)
 rather than being given a second account beside it.
+
+Two or more accounts carrying one user's externalId (`Links.doubled`) are a conflict only a
+person can settle: which is the real one is not ours to guess. None of them is linked, adopted
+for, suspended or pruned, and nothing is created for that user, until all but one are deleted
+or unlinked in the app.
 """
 
 from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from controller import quarantine
 from controller.model import (
@@ -48,6 +53,9 @@ class Links:
     """Accounts that may be a quarantined user's: nothing is done to them, nor are they orphans."""
     waiting: frozenset[SourceUserId] = frozenset()
     """Users with no linked account whose match answers to a held one: none is created."""
+    doubled: Mapping[SourceUserId, tuple[ObservedAccount, ...]] = field(default_factory=dict)
+    """Users whose externalId two or more accounts carry, with those accounts: nothing is
+    done for the user nor to any of the accounts until a person resolves it in the app."""
 
 
 def is_excluded(patterns: Sequence[str], *names: str | None) -> bool:
@@ -89,6 +97,22 @@ def _by_external_id(
     return linked
 
 
+def _claimed_twice(
+    desired: DesiredApp, candidates: Sequence[ObservedAccount]
+) -> dict[SourceUserId, tuple[ObservedAccount, ...]]:
+    """Known users whose externalId more than one account carries, with those accounts."""
+    claims: dict[SourceUserId, list[ObservedAccount]] = {}
+    for account in candidates:
+        source_id = SourceUserId(account.external_id or "")
+        if source_id in desired.accounts or source_id in desired.known_source_ids:
+            claims.setdefault(source_id, []).append(account)
+    return {
+        source_id: tuple(sorted(accounts, key=lambda a: a.id))
+        for source_id, accounts in claims.items()
+        if len(accounts) > 1
+    }
+
+
 def link(desired: DesiredApp, observed: ObservedApp, match: Sequence[str]) -> Links:
     excluded = tuple(
         account
@@ -104,12 +128,15 @@ def link(desired: DesiredApp, observed: ObservedApp, match: Sequence[str]) -> Li
     )
     set_apart = excluded_ids | {account.id for account in held}
     candidates = [account for account in observed.accounts if account.id not in set_apart]
+    doubled = _claimed_twice(desired, candidates)
+    claimed = {account.id for accounts in doubled.values() for account in accounts}
+    candidates = [account for account in candidates if account.id not in claimed]
 
     linked = _by_external_id(desired, candidates)
     taken = {found.account.id for found in linked.values()}
     index = _adoption_index(candidates)
     for source_id, wanted in sorted(desired.accounts.items()):
-        if source_id in linked or not wanted.active:
+        if source_id in linked or source_id in doubled or not wanted.active:
             continue
         keys = {"userName": wanted.user_name.casefold(), "email": wanted.email.casefold()}
         for key in match:
@@ -124,6 +151,7 @@ def link(desired: DesiredApp, observed: ObservedApp, match: Sequence[str]) -> Li
         source_id
         for source_id, wanted in desired.accounts.items()
         if source_id not in linked
+        and source_id not in doubled
         and wanted.active
         and any(
             name in held_index.get(key, {})
@@ -149,5 +177,12 @@ def link(desired: DesiredApp, observed: ObservedApp, match: Sequence[str]) -> Li
         else:
             orphans.append(account)
     return Links(
-        linked, tuple(unwanted), tuple(orphans), excluded, tuple(left_alone), held, waiting
+        linked,
+        tuple(unwanted),
+        tuple(orphans),
+        excluded,
+        tuple(left_alone),
+        held,
+        waiting,
+        doubled,
     )

@@ -8,7 +8,9 @@ remove_member) is planned when the source read was incomplete, and nothing at al
 own listing failed, nor for the accounts of quarantined source users. Operations come out in
 `OpKind` order, so that each can succeed. Groups are tracked by id: a managed group the app
 holds twice under one name is a conflict (`Plan.conflicts`), and no membership of any copy is
-changed, nor a third copy created.
+changed, nor a third copy created. Likewise a user whose externalId two or more accounts
+carry (`matching.Links.doubled`) is a conflict: nothing is planned for that user, nor done to
+any of those accounts, until a person deletes or unlinks the duplicates.
 """
 
 from __future__ import annotations
@@ -284,7 +286,7 @@ def compute(
     for source_id, wanted in sorted(desired.accounts.items(), key=lambda i: i[1].user_name):
         if matching.is_excluded(desired.exclude, wanted.user_name, wanted.email):
             continue
-        if source_id in links.waiting:
+        if source_id in links.waiting or source_id in links.doubled:
             continue
         builder.account(wanted, links.linked.get(source_id))
     for account in sorted(links.unwanted, key=lambda a: a.user_name):
@@ -314,6 +316,9 @@ def compute(
     )
     conflicts = tuple(
         group_conflict(name, copies) for name, copies in sorted(builder.conflicted.items())
+    ) + tuple(
+        account_conflict(desired.app, source_id, accounts)
+        for source_id, accounts in sorted(links.doubled.items())
     )
     drift = {kind: builder.drift.get(kind, 0) for kind in DriftKind}
     return Plan(
@@ -334,4 +339,16 @@ def group_conflict(name: str, copies: Sequence[ObservedGroup]) -> str:
     return (
         f"group {name}: {len(copies)} groups in the app have this name ({each}); no membership "
         "of any of them is changed until a person deletes or renames all but one in the app"
+    )
+
+
+def account_conflict(app: str, source_id: str, accounts: Sequence[ObservedAccount]) -> str:
+    """A user whose externalId several accounts carry, in words for the operator: by account
+    id, never by userName or email, which may be personal data."""
+    ids = ", ".join(account.id for account in accounts)
+    return (
+        f"user {source_id}: {len(accounts)} accounts in {app} carry this externalId (account"
+        f" ids {ids}); nothing is changed for this user in {app}, nor any of these accounts"
+        " suspended or removed, until a person deletes the duplicate account in the app or"
+        " clears its externalId to unlink it"
     )

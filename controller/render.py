@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from controller.cycle import CHANGES, IN_SYNC, REMOVALS_WITHHELD, AppCycle, Cycle
@@ -78,9 +79,21 @@ def _operation_lines(operation: Operation) -> list[str]:
 def summary(plan: Plan) -> str:
     counts = Counter(operation.kind.value for operation in plan.operations)
     done = ", ".join(f"{count} {kind}" for kind, count in counts.items())
-    if plan.conflicts:  # never "in sync" while a group is held twice under one name
-        return ", ".join(filter(None, (done, count(len(plan.conflicts), "group conflict"))))
+    if plan.conflicts:  # never "in sync" while a group or a user is held twice
+        return ", ".join(filter(None, (done, conflicts_said(plan.conflicts))))
     return done or "in sync"
+
+
+def conflicts_said(conflicts: Sequence[str]) -> str:
+    """`1 group conflict, 2 account conflicts`: groups held twice under one name, and users
+    whose externalId several accounts carry (`plan.account_conflict`)."""
+    groups = sum(1 for conflict in conflicts if conflict.startswith("group "))
+    accounts = len(conflicts) - groups
+    said = (
+        count(groups, "group conflict") if groups else "",
+        count(accounts, "account conflict") if accounts else "",
+    )
+    return ", ".join(filter(None, said))
 
 
 def quarantine_lines(cycle: Cycle) -> list[str]:
@@ -151,13 +164,13 @@ def closing_lines(cycle: Cycle) -> list[str]:
     lines = []
     total = sum(len(app.plan.operations) for app in cycle.apps)
     held = sum(len(app.plan.blocked) for app in cycle.apps)
-    conflicts = sum(len(app.plan.conflicts) for app in cycle.apps)
+    conflicts = [conflict for app in cycle.apps for conflict in app.plan.conflicts]
     if total or held or conflicts:
         changing = sum(1 for app in cycle.apps if cycle.status(app) == CHANGES)
         line = f"Plan: {count(total, 'operation')} in {count(changing, 'app')}"
         line = f"{line}, {held} blocked by safety guards" if held else line
         if conflicts:
-            line += f", {count(conflicts, 'group conflict')} for a person to resolve in the app"
+            line += f", {conflicts_said(conflicts)} for a person to resolve in the app"
         lines.append(f"{line}.")
     else:
         in_sync = [app.app for app in cycle.apps if cycle.status(app) == IN_SYNC]

@@ -238,6 +238,11 @@ class ApiSession:
             request = self.http.build_request(method, path, **kwargs)
         except httpx.InvalidURL as exc:
             return await self._failed(exc, None)
+        except UnicodeEncodeError:  # a lone surrogate in a value: no URL or body can carry it
+            raise errors.BadRequestError(
+                f"{method} {path}: a value holds text that cannot be sent (a lone surrogate"
+                " code point); correct it at its source"
+            ) from None
         try:
             async with asyncio.timeout(self._deadline):
                 answered = await self.http.send(request, stream=True)

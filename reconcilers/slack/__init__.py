@@ -32,8 +32,9 @@ class SlackReconciler(ScimReconciler):
     """The SCIM reconciler speaking Slack's dialect: JSON, and one write per object at a time
     (membership changes are batched per group by every SCIM reconciler)."""
 
-    def __init__(self, connection: AppConnection) -> None:
-        client = ScimClient(connection, media_type=MEDIA_TYPE, one_write_per_object=True)
+    def __init__(self, connection: AppConnection, *, client: ScimClient | None = None) -> None:
+        if client is None:
+            client = ScimClient(connection, media_type=MEDIA_TYPE, one_write_per_object=True)
         super().__init__(connection, client=client)
 
 

@@ -87,13 +87,17 @@ def observed_account(user: Mapping[str, Any], custom_roles: CustomRoles) -> Obse
     email = listed if isinstance(listed, str) and listed else f"{NO_EMAIL}{user_id}"
     custom = user.get("custom_role_id")
     role = custom_roles.get(custom, str(custom)) if isinstance(custom, int) else user.get("role")
-    external_id = user.get("external_id")
+    external_id, name = user.get("external_id"), user.get("name")
     return ObservedAccount(
         id=AccountId(str(user_id)),
         user_name=email.lower(),
         active=bool(user.get("active", True)) and not user.get("suspended", False),
         external_id=external_id if isinstance(external_id, str) and external_id else None,
-        attributes={USER_NAME: email.lower(), DISPLAY_NAME: user.get("name"), ROLE: role},
+        attributes={  # Zendesk's are strings; anything else is no value the planner can compare
+            USER_NAME: email.lower(),
+            DISPLAY_NAME: name if isinstance(name, str) else None,
+            ROLE: role if isinstance(role, str) else None,
+        },
     )
 
 

@@ -27,8 +27,8 @@ from scim2_server.utils import (
 
 from controller import errors
 from controller.model import AppName
+from emulators import requests_log, serving
 from emulators import scim_app as emulator
-from emulators import serving
 from emulators.zendesk import ZendeskApp, ZendeskSettings, make_zendesk_app
 from reconcilers.base import AppConnection
 from reconcilers.scim import ScimReconciler
@@ -233,3 +233,16 @@ async def test_a_zendesk_search_over_one_page_is_not_a_lookup(
         assert len(page) == 100  # user000 to user099: a full page, and no more
     finally:
         await client.aclose()
+
+
+async def test_a_lookup_value_with_a_lone_surrogate_is_unsupported_not_a_crash(
+    scim_reconciler: ScimReconciler, scim_server: str
+) -> None:
+    """Issue 17 (the parser fuzz): `accounts_where("externalId", "\\ud800")` raised
+    UnicodeEncodeError out of httpx. The filter cannot be sent, so the lookup is unsupported
+    (the caller lists the app instead), and no filtered request is made."""
+    log = requests_log.at(scim_server)
+    since = log.mark()
+    with pytest.raises(errors.LookupUnsupportedError, match="cannot be sent"):
+        await scim_reconciler.accounts_where("externalId", "005\ud800")
+    assert not [entry for entry in log.entries(since) if entry.path.endswith("/Users")]

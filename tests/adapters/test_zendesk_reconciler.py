@@ -20,7 +20,7 @@ from emulators import serving
 from emulators.limits import Limit
 from emulators.zendesk import ZendeskApp, ZendeskSettings, make_zendesk_app
 from reconcilers.base import AppConnection
-from reconcilers.zendesk import ZendeskReconciler
+from reconcilers.zendesk import ZendeskReconciler, mapping
 
 APP = AppName("zendesk")
 TOKEN = "zendesk-test-token"
@@ -198,3 +198,18 @@ async def test_rate_limits_are_waited_out_and_nothing_is_lost_or_doubled() -> No
             seen = await adapter.observe()
     assert app.limiter.refused > 0
     assert len(seen.accounts) == len({user["email"] for user in app.users()}) == 12
+
+
+def test_a_name_or_role_that_is_not_text_is_read_as_no_value() -> None:
+    """Issue 17 (the parser fuzz's property): a `name` or `role` of another JSON type went
+    into the account as a list or object for the planner to compare and print; Zendesk's are
+    strings, so anything else is read as no value, and the planner writes the wanted one."""
+    user = {"id": 7, "email": "Ada@Orion.example", "name": ["Ada"], "role": {"x": 1}}
+    account = mapping.observed_account(user, {})
+    assert account.attributes == {
+        "userName": "ada@orion.example",
+        "displayName": None,
+        "role": None,
+    }
+    custom = mapping.observed_account({**user, "name": "Ada", "custom_role_id": 3}, {3: "Lead"})
+    assert custom.attributes["displayName"] == "Ada" and custom.attributes["role"] == "Lead"
