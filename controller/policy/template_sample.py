@@ -61,7 +61,7 @@ def object_written(text: str, extra: Any) -> str | None:
     the Source's raw `salesforce.fields`, if any."""
     try:
         templates.render(text, sample_user(extra, templates.fields_used(text)))
-    except templates.NotAValue as error:
+    except (templates.NotAValue, templates.TooCostly) as error:
         return str(error)
     except templates.TemplateError:
         return None  # depends on the data: a per-user error at run time
