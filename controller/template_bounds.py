@@ -17,7 +17,10 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from jinja2 import nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
+from jinja2.runtime import Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 MAX_ARGUMENT = 10_000
@@ -29,7 +32,7 @@ MAX_REPEATED = 10_000
 MAX_TEXT = 64 * 1024
 """The longest text `replace` may make, and the most a template may write: a value, not a book."""
 MAX_STEPS = 10_000
-"""The most steps all of a template's `range`s may take together."""
+"""The most loop steps and calls a template may take in all: nested loops multiply."""
 
 _FORMAT_NUMBERS = re.compile(r"\d+")
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?([-#0 +*\d.]*)")
@@ -50,6 +53,40 @@ def _check_power(base: Any, exponent: Any) -> None:
     whole = isinstance(base, int) and isinstance(exponent, int) and exponent > 0
     if whole and abs(base).bit_length() * exponent > MAX_POWER_BITS:
         raise Refused(f"`**` making more than {MAX_POWER_BITS:,} bits is refused")
+
+
+def _weight(value: Any, limit: int) -> int:
+    """Characters in `value`, a text or (nested) list of them, each other item one; counted
+    only until past `limit`, so a list of one long text repeated is never walked in full."""
+    weight, stack = 0, [value]
+    while stack and weight <= limit:
+        item = stack.pop()
+        if isinstance(item, str):
+            weight += len(item)
+        elif isinstance(item, list | tuple):
+            weight += 1
+            stack.extend(item[: limit + 1])
+        else:
+            weight += 1
+    return weight
+
+
+def _check_product(left: Any, right: Any) -> None:
+    if isinstance(left, int) and isinstance(right, int):
+        if abs(left).bit_length() + abs(right).bit_length() > MAX_POWER_BITS:
+            raise Refused(f"`*` making more than {MAX_POWER_BITS:,} bits is refused")
+        return
+    for repeated, times in ((left, right), (right, left)):
+        sized = isinstance(repeated, str | list | tuple) and isinstance(times, int)
+        if sized and _weight(repeated, MAX_REPEATED) * times > MAX_REPEATED:
+            raise Refused(f"`*` making more than {MAX_REPEATED:,} is refused")
+
+
+def _check_size(value: Any) -> Any:
+    """`value`, unless it is a text or list of more than `MAX_TEXT` characters."""
+    if isinstance(value, str | list | tuple) and _weight(value, MAX_TEXT) > MAX_TEXT:
+        raise Refused(f"making a text or list of more than {MAX_TEXT:,} characters is refused")
+    return value
 
 
 def _check_spec(spec: str) -> None:
@@ -85,8 +122,10 @@ def _check_replace(text: Any, old: Any, new: Any) -> None:
 
 
 def _check_call(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    step(MACRO_STEPS if isinstance(obj, Macro) else 1)
     for value in (*args, *kwargs.values()):
         _check_int(value)
+        _check_size(value)
     name = getattr(obj, "__name__", None)
     owner = getattr(getattr(obj, "__wrapped__", obj), "__self__", None)
     if isinstance(owner, str) and name in ("format", "format_map"):
@@ -108,7 +147,7 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
             check_percent(value[0])
         if name == "replace" and value and len(rest) >= 2:
             _check_replace(str(value[0]), rest[0], rest[1])
-        return func(*args, **kwargs)
+        return _check_size(func(*args, **kwargs))
 
     return bounded
 
@@ -121,19 +160,51 @@ def start() -> None:
     _steps.left = MAX_STEPS
 
 
-def bounded_range(*args: int) -> Iterator[int]:
-    """`range`, its steps counted against this render's `MAX_STEPS`."""
-    for value in range(*args):
-        _steps.left = getattr(_steps, "left", MAX_STEPS) - 1
-        if _steps.left < 0:
-            raise Refused(f"loops of more than {MAX_STEPS:,} steps are refused")
+MACRO_STEPS = 20
+"""What a macro call costs in steps: it makes a context and renders a body."""
+
+
+def step(cost: int = 1) -> None:
+    """Count one loop step or call against this render's `MAX_STEPS`."""
+    _steps.left = getattr(_steps, "left", MAX_STEPS) - cost
+    if _steps.left < 0:
+        raise Refused(f"more than {MAX_STEPS:,} loop steps and calls are refused")
+
+
+def counted(iterable: Any) -> Iterator[Any]:
+    """`iterable`, each step counted: what every `{% for %}` loops over."""
+    for value in iterable:
+        step()
         yield value
+
+
+def bounded_range(*args: int) -> Iterator[int]:
+    """`range`, its steps counted (`range(10000) | sum` in a loop is a loop too)."""
+    return counted(range(*args))
+
+
+class _Generator(CodeGenerator):
+    """Jinja's compiler, counting every loop's steps and bounding every `~` it makes."""
+
+    def visit_For(self, node: nodes.For, frame: Frame) -> None:
+        if not node.recursive:
+            counter = nodes.EnvironmentAttribute("counted", lineno=node.lineno)
+            node.iter = nodes.Call(counter, [node.iter], [], None, None, lineno=node.lineno)
+        super().visit_For(node, frame)
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.check_size(")
+        super().visit_Concat(node, frame)
+        self.write(")")
 
 
 class BoundedEnvironment(ImmutableSandboxedEnvironment):
     """The sandbox, with calls, filters, `range`, `*`, `**` and `%` bounded."""
 
-    intercepted_binops = frozenset({"*", "**", "%"})
+    intercepted_binops = frozenset({"*", "**", "%", "+"})
+    code_generator_class = _Generator
+    counted = staticmethod(counted)
+    check_size = staticmethod(_check_size)
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -142,16 +213,13 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         _check_call(__obj, args, kwargs)
-        return super().call(__context, __obj, *args, **kwargs)
+        return _check_size(super().call(__context, __obj, *args, **kwargs))
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "**":
             _check_power(left, right)
         if operator == "*":
-            for repeated, times in ((left, right), (right, left)):
-                sized = isinstance(repeated, str | list | tuple) and isinstance(times, int)
-                if sized and len(repeated) * times > MAX_REPEATED:
-                    raise Refused(f"`*` making more than {MAX_REPEATED:,} is refused")
+            _check_product(left, right)
         if operator == "%" and isinstance(left, str):
             check_percent(left)
-        return super().call_binop(context, operator, left, right)
+        return _check_size(super().call_binop(context, operator, left, right))

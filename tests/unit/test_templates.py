@@ -253,6 +253,29 @@ BLOW_UPS = {
         "{% for a in range(1000) %}{% for b in range(1000) %}{% endfor %}{% endfor %}x"
     ),
     "a_loop_writing_megabytes": "{% for a in range(10000) %}{{ 'x' * 10000 }}{% endfor %}",
+    "nested_loops_over_texts": (
+        "{% for a in 'x' * 10000 %}{% for b in 'x' * 10000 %}{% endfor %}{% endfor %}x"
+    ),
+    "a_macro_calling_itself_twice": (
+        "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(40) }}"
+    ),
+    "a_text_doubled_in_a_loop": (
+        "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}"
+        "{% endfor %}{{ ns.s | length }}"
+    ),
+    "a_number_squared_in_a_loop": (
+        "{% set ns = namespace(x=3) %}{% for i in range(40) %}{% set ns.x = ns.x * ns.x %}"
+        "{% endfor %}{{ ns.x > 1 }}"
+    ),
+    "texts_concatenated_by_sets": (
+        "{% set a = 'x' * 10000 %}{% set b = a ~ a ~ a ~ a ~ a ~ a ~ a ~ a %}"
+        "{% set c = b ~ b ~ b ~ b ~ b ~ b ~ b ~ b %}{{ c | length }}"
+    ),
+    "a_long_text_repeated_in_a_list": "{{ (['x' * 10000] * 10000) | join | length }}",
+    "a_list_grown_in_a_loop": (
+        "{% set ns = namespace(l=[]) %}{% for i in range(9000) %}"
+        "{% set ns.l = ns.l + ['x' * 10000] %}{% endfor %}{{ ns.l | join | length }}"
+    ),
 }
 
 
@@ -271,9 +294,11 @@ def test_widths_counts_powers_and_loops_a_value_needs_still_render() -> None:
         "{{ '%05d' % 42 }} {{ '{:>6}'.format(user.Email) }} {{ user.Email | center(9) }}"
         " {{ user.Email.replace('@', '-at-') }} {{ 2 ** 64 > 1 }} {{ 2.5 ** 2 }}"
         " {{ '%d' % user.Number }} {{ user.Email.ljust(6, '.') }} {{ user.Email | truncate(9) }}"
-        " {% for i in range(3) %}{{ i }}{% endfor %}"
+        " {% for i in range(3) %}{% for c in 'ab' %}{{ loop.index }}{{ i }}{% endfor %}{% endfor %}"
+        " {{ [user.Email] * 2 }} {{ [1] + [2] }} {{ user.Email ~ '-' ~ user.Number }}"
     )
     fields = {"Email": "a@b", "Number": 123456789}
     assert render(text, fields) == (
-        "00042    a@b    a@b    a-at-b True 6.25 123456789 a@b... a@b 012"
+        "00042    a@b    a@b    a-at-b True 6.25 123456789 a@b... a@b 102011211222"
+        " a@b;a@b 1;2 a@b-123456789"
     )
