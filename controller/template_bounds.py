@@ -26,11 +26,11 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 MAX_ARGUMENT = 10_000
 """The largest whole number a call or filter takes (a width, a count): `ljust(10 ** 9)`."""
 MAX_POWER_BITS = 4_096
-"""The longest whole number `**` may make, in bits: `((2 ** 64) ** 64) ** 64` is 262,144."""
+"""The longest whole number `**` or `*` may make, in bits: `((2 ** 64) ** 64) ** 64` is 262,144."""
 MAX_REPEATED = 10_000
 """The longest text or list `*` may make: `user.Email * 10 ** 8` would take 100 MB per user."""
 MAX_TEXT = 64 * 1024
-"""The longest text `replace` may make, and the most a template may write: a value, not a book."""
+"""The most characters any step (a call, filter, operator, `~`) makes, or a template writes."""
 MAX_STEPS = 10_000
 """The most loop steps and calls a template may take in all: nested loops multiply."""
 
