@@ -123,12 +123,14 @@ def _check_replace(text: Any, old: Any, new: Any) -> None:
 
 def _check_call(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     step(MACRO_STEPS if isinstance(obj, Macro) else 1)
-    for value in (*args, *kwargs.values()):
-        _check_int(value)
-        _check_size(value)
     name = getattr(obj, "__name__", None)
     owner = getattr(getattr(obj, "__wrapped__", obj), "__self__", None)
-    if isinstance(owner, str) and name in ("format", "format_map"):
+    formats = isinstance(owner, str) and name in ("format", "format_map")
+    for value in (*args, *kwargs.values()):
+        if not formats:  # a number formatted is a value; its widths are in the format string
+            _check_int(value)
+        _check_size(value)
+    if formats:
         check_format(owner)
     if isinstance(owner, str) and name == "replace" and len(args) >= 2:
         _check_replace(owner, args[0], args[1])

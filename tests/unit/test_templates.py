@@ -296,9 +296,10 @@ def test_widths_counts_powers_and_loops_a_value_needs_still_render() -> None:
         " {{ '%d' % user.Number }} {{ user.Email.ljust(6, '.') }} {{ user.Email | truncate(9) }}"
         " {% for i in range(3) %}{% for c in 'ab' %}{{ loop.index }}{{ i }}{% endfor %}{% endfor %}"
         " {{ [user.Email] * 2 }} {{ [1] + [2] }} {{ user.Email ~ '-' ~ user.Number }}"
+        " {{ '{:010d}'.format(user.Number) }}"
     )
     fields = {"Email": "a@b", "Number": 123456789}
     assert render(text, fields) == (
         "00042    a@b    a@b    a-at-b True 6.25 123456789 a@b... a@b 102011211222"
-        " a@b;a@b 1;2 a@b-123456789"
+        " a@b;a@b 1;2 a@b-123456789 0123456789"
     )
