@@ -130,7 +130,7 @@ def _check_call(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None
         if not formats:  # a number formatted is a value; its widths are in the format string
             _check_int(value)
         _check_size(value)
-    if formats:
+    if formats and isinstance(owner, str):
         check_format(owner)
     if isinstance(owner, str) and name == "replace" and len(args) >= 2:
         _check_replace(owner, args[0], args[1])
