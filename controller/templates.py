@@ -22,8 +22,8 @@ from typing import Any
 import jinja2
 from jinja2 import meta, nodes
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from controller import template_bounds as bounds
 from controller import template_fastpath as fastpath
 from controller.errors import ProvisionerError
 
@@ -37,6 +37,10 @@ class TemplateError(ProvisionerError):
 
 class NotAValue(TemplateError):
     """The template would write an object (a related record, a method), not a value."""
+
+
+class TooCostly(TemplateError):
+    """The template would take too much time or memory (`template_bounds`), whatever the user."""
 
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+>")
@@ -125,30 +129,7 @@ def _finalize(value: Any) -> Any:
     return text
 
 
-MAX_EXPONENT = 64
-"""The largest power a template may raise to: `9 ** (9 ** 9)` would take the CPU for hours."""
-MAX_REPEATED = 10_000
-"""The longest text or list `*` may make: `user.Email * 10 ** 8` would take 100 MB per user."""
-
-
-class _BoundedEnvironment(ImmutableSandboxedEnvironment):
-    """The sandbox, with the two operators that can blow up time or memory bounded. A template
-    runs for every user and once in `validate`, so one careless expression must not hang both."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
-            raise SecurityError(f"an exponent above {MAX_EXPONENT} is refused")
-        if operator == "*":
-            for repeated, times in ((left, right), (right, left)):
-                sized = isinstance(repeated, str | list | tuple) and isinstance(times, int)
-                if sized and len(repeated) * times > MAX_REPEATED:
-                    raise SecurityError(f"`*` making more than {MAX_REPEATED:,} is refused")
-        return super().call_binop(context, operator, left, right)
-
-
-_ENVIRONMENT = _BoundedEnvironment(undefined=_Undefined, autoescape=False, finalize=_finalize)
+_ENVIRONMENT = bounds.BoundedEnvironment(undefined=_Undefined, autoescape=False, finalize=_finalize)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -234,6 +215,19 @@ def render(text: str, fields: Mapping[str, Any]) -> str:
     return Renderer(fields).render(text)
 
 
+def _bounded_render(template: jinja2.Template, nested: _Fields) -> str:
+    """`template` rendered, stopped once it has written more than `MAX_TEXT`."""
+    bounds.start()
+    pieces: list[str] = []
+    size = 0
+    for piece in template.generate({USER: nested}):
+        size += len(piece)
+        if size > bounds.MAX_TEXT:
+            raise bounds.Refused(f"writing more than {bounds.MAX_TEXT:,} characters is refused")
+        pieces.append(piece)
+    return "".join(pieces)
+
+
 class Renderer:
     """One user's templates: each text rendered once however many apps use it, by plain
     lookups when it only places fields (`template_fastpath`), else by Jinja over the fields
@@ -274,9 +268,11 @@ class Renderer:
         if self._nested is None:
             self._nested = _nest(self._fields)
         try:
-            text = template.render({USER: self._nested}).strip()
+            text = _bounded_render(template, self._nested).strip()
         except NotAValue:
             raise
+        except bounds.Refused as error:
+            raise TooCostly(f"{error.message}; simplify the template") from None
         except (jinja2.UndefinedError, SecurityError) as error:
             raise TemplateError(error.message or type(error).__name__) from None
         except Exception as error:

@@ -4,7 +4,8 @@
 renders a related record, not its name: every account would get Python's description of an
 object, rewritten on every cycle. Rendering for a sample user with every field the Source reads,
 each of its type (text, a boolean, a list for `PermissionSets`, a related record for
-`UserRole.Name`), finds that before any user is touched. Only that mistake is reported here:
+`UserRole.Name`), finds that before any user is touched. Only that mistake, and a template
+too costly for any user (`TooCostly`: `ljust(10 ** 9)`), are reported here:
 other render failures depend on the data (a field empty for some users) and are per-user
 errors at run time. A template that reaches an object only on a branch the sample does not take
 is caught at run time, for each user, and never written.
@@ -61,7 +62,7 @@ def object_written(text: str, extra: Any) -> str | None:
     the Source's raw `salesforce.fields`, if any."""
     try:
         templates.render(text, sample_user(extra, templates.fields_used(text)))
-    except templates.NotAValue as error:
+    except (templates.NotAValue, templates.TooCostly) as error:
         return str(error)
     except templates.TemplateError:
         return None  # depends on the data: a per-user error at run time

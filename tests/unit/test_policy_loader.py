@@ -723,3 +723,20 @@ def test_a_template_too_long_or_deep_to_read_is_an_error_at_its_line(
         f"{tmp_path / 'apps.yml'}:19: spec.attributes.userName: template cannot be read: "
         "a number too long or nesting too deep; simplify it",
     ]
+
+
+def test_a_template_that_would_take_a_gigabyte_is_an_error_at_its_line_quickly(
+    tmp_path: Path,
+) -> None:
+    """`validate` (and each policy load under `run`) renders every template for a sample user:
+    one padding to a billion characters must fail there, at its line, not take the memory."""
+    valid(tmp_path)
+    apps = APPS.replace('"{{ user.Username }}"', '"{{ user.Email.ljust(10 ** 9) }}"')
+    write(tmp_path, {"apps.yml": apps})
+
+    with bounded("a template padding to 10 ** 9", seconds=5, mib=100):
+        found = errors(tmp_path)
+    assert found == [
+        f"{tmp_path / 'apps.yml'}:19: spec.attributes.userName: a number above 10,000 as a "
+        "width or count is refused; simplify the template",
+    ]

@@ -9,6 +9,7 @@ import pytest
 from controller import template_fastpath, templates
 from controller.errors import ProvisionerError
 from controller.templates import TemplateError, check, render
+from tests.fuzz.bounds import bounded
 
 FIELDS = {
     "Email": "Ada.Lovelace@Orion.Example",
@@ -224,3 +225,81 @@ def test_an_expression_that_would_blow_up_time_or_memory_is_refused(text: str) -
 
 def test_small_powers_and_repeats_still_render() -> None:
     assert render("{{ 2 ** 10 }} {{ user.Email * 2 }}", {"Email": "a@b"}) == "1024 a@ba@b"
+
+
+BLOW_UPS = {
+    "a_huge_ljust": "{{ user.Email.ljust(10 ** 9) }}",
+    "a_huge_rjust": "{{ user.Email.rjust(10 ** 9) }}",
+    "a_huge_center_method": "{{ user.Email.center(10 ** 9) }}",
+    "a_huge_zfill": "{{ user.Email.zfill(10 ** 9) }}",
+    "a_huge_expandtabs": "{{ (user.Email ~ '\t').expandtabs(10 ** 9) }}",
+    "a_huge_percent_width": "{{ '%1000000000s' % user.Email }}",
+    "a_huge_percent_star": "{{ '%*s' % (10 ** 9, user.Email) }}",
+    "a_huge_format_width": "{{ '{:>1000000000}'.format(user.Email) }}",
+    "a_huge_format_precision": "{{ '{:.1000000000f}'.format(1.5) }}",
+    "a_nested_format_width": "{{ '{:{}}'.format(user.Email, 10 ** 9) }}",
+    "a_huge_format_filter": "{{ '%1000000000s' | format(user.Email) }}",
+    "a_huge_replace": "{{ ('x' * 10000).replace('x', 'x' * 10000) }}",
+    "a_huge_replace_filter": "{{ ('x' * 10000) | replace('x', 'x' * 10000) }}",
+    "a_huge_center_filter": "{{ user.Email | center(10 ** 9) }}",
+    "a_huge_indent_filter": "{{ user.Email | indent(10 ** 9) }}",
+    "a_huge_truncate_filter": "{{ user.Email | truncate(10 ** 9) }}",
+    "a_huge_wordwrap_filter": "{{ user.Email | wordwrap(10 ** 9) }}",
+    "powers_of_powers": "{{ ((((((2 ** 64) ** 64) ** 64) ** 64) ** 64) > 1) }}",
+    "nested_loops_over_big_ranges": (
+        "{% for a in range(20000) %}{% for b in range(20000) %}{% endfor %}{% endfor %}x"
+    ),
+    "nested_loops_over_small_ranges": (
+        "{% for a in range(1000) %}{% for b in range(1000) %}{% endfor %}{% endfor %}x"
+    ),
+    "a_loop_writing_megabytes": "{% for a in range(10000) %}{{ 'x' * 10000 }}{% endfor %}",
+    "nested_loops_over_texts": (
+        "{% for a in 'x' * 10000 %}{% for b in 'x' * 10000 %}{% endfor %}{% endfor %}x"
+    ),
+    "a_macro_calling_itself_twice": (
+        "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(40) }}"
+    ),
+    "a_text_doubled_in_a_loop": (
+        "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}"
+        "{% endfor %}{{ ns.s | length }}"
+    ),
+    "a_number_squared_in_a_loop": (
+        "{% set ns = namespace(x=3) %}{% for i in range(40) %}{% set ns.x = ns.x * ns.x %}"
+        "{% endfor %}{{ ns.x > 1 }}"
+    ),
+    "texts_concatenated_by_sets": (
+        "{% set a = 'x' * 10000 %}{% set b = a ~ a ~ a ~ a ~ a ~ a ~ a ~ a %}"
+        "{% set c = b ~ b ~ b ~ b ~ b ~ b ~ b ~ b %}{{ c | length }}"
+    ),
+    "a_long_text_repeated_in_a_list": "{{ (['x' * 10000] * 10000) | join | length }}",
+    "a_list_grown_in_a_loop": (
+        "{% set ns = namespace(l=[]) %}{% for i in range(9000) %}"
+        "{% set ns.l = ns.l + ['x' * 10000] %}{% endfor %}{{ ns.l | join | length }}"
+    ),
+}
+
+
+@pytest.mark.parametrize("text", BLOW_UPS.values(), ids=BLOW_UPS.keys())
+def test_a_template_that_would_take_too_much_time_or_memory_is_refused_quickly(
+    text: str,
+) -> None:
+    with bounded(text, seconds=5, mib=100), pytest.raises(templates.TooCostly) as raised:
+        render(text, {"Email": "ada@example.com"})
+    assert "refused; simplify the template" in str(raised.value)
+    assert "ada" not in str(raised.value)
+
+
+def test_widths_counts_powers_and_loops_a_value_needs_still_render() -> None:
+    text = (
+        "{{ '%05d' % 42 }} {{ '{:>6}'.format(user.Email) }} {{ user.Email | center(9) }}"
+        " {{ user.Email.replace('@', '-at-') }} {{ 2 ** 64 > 1 }} {{ 2.5 ** 2 }}"
+        " {{ '%d' % user.Number }} {{ user.Email.ljust(6, '.') }} {{ user.Email | truncate(9) }}"
+        " {% for i in range(3) %}{% for c in 'ab' %}{{ loop.index }}{{ i }}{% endfor %}{% endfor %}"
+        " {{ [user.Email] * 2 }} {{ [1] + [2] }} {{ user.Email ~ '-' ~ user.Number }}"
+        " {{ '{:010d}'.format(user.Number) }}"
+    )
+    fields = {"Email": "a@b", "Number": 123456789}
+    assert render(text, fields) == (
+        "00042    a@b    a@b    a-at-b True 6.25 123456789 a@b... a@b 102011211222"
+        " a@b;a@b 1;2 a@b-123456789 0123456789"
+    )
