@@ -117,7 +117,9 @@ def writer_lock_or_exit(state_dir: Path, command: str, timeout: float) -> Writer
 
 async def _plan(policy: Policy, only: list[str] | None, state_dir: Path | None) -> Cycle:
     directory = state_dir or default_state_dir()
-    # Read-only, for the grace periods and the trusted source size; never created nor migrated.
+    # The journal is only read (grace periods, the trusted source size), never created nor
+    # migrated. The one thing plan writes in the state directory (creating it if need be) is a
+    # Salesforce API-limit back-off it begins, so the next process does not call again.
     with journal.existing(directory) as remembered:
         async with Engine(
             policy,

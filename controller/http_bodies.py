@@ -44,6 +44,10 @@ class BodyError(Exception):
     """The response body could not be taken whole and sound: too large, or badly encoded."""
 
 
+class UnfitJsonError(ValueError):
+    """JSON too dense or nested too deeply: the same body fails the same way (not retried)."""
+
+
 class TooLargeError(BodyError):
     """The body (decompressed, or raw) is larger than the app's bound."""
 
@@ -187,10 +191,10 @@ def parse_json(content: bytes) -> Any:
         return None
     containers = _containers(content)
     if containers > MAX_JSON_CONTAINERS:
-        raise ValueError(_too_dense(containers))
+        raise UnfitJsonError(_too_dense(containers))
     try:
         return json.loads(content)
     except RecursionError:
-        raise ValueError("the body is JSON nested too deeply to be an API response") from None
+        raise UnfitJsonError("the body is JSON nested too deeply to be an API response") from None
     except ValueError as error:  # JSONDecodeError and UnicodeDecodeError alike
         raise ValueError(f"the body is not JSON: {error}") from None

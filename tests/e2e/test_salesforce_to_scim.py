@@ -75,3 +75,15 @@ def test_api_limit_changes_nothing_then_only_the_leaver_is_suspended(tmp_path: P
         before.pop("slack:grace.hopper")
         before.pop(f"jira:{GRACE}")
         assert after == before
+
+
+def test_plan_keeps_the_back_off_it_began_but_creates_no_journal(tmp_path: Path) -> None:
+    """`plan` only reads the journal; the one thing it writes in the state directory is the
+    API-limit back-off, so that the next process does not spend the org's allowance again."""
+    with running_example(tmp_path) as example:
+        state = Path(example.environ["PROVISIONER_STATE_DIR"])
+        _admin(example, "/limits", {"max": 15000, "used": 15000})
+        limited = example.cli("plan")
+        assert limited.returncode == 1, limited.stdout + limited.stderr
+        assert "REQUEST_LIMIT_EXCEEDED" in limited.stdout
+        assert sorted(p.name for p in state.iterdir()) == [BACKOFF_FILE]

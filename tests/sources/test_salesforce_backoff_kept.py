@@ -71,3 +71,37 @@ async def test_a_back_off_for_another_org_or_too_far_ahead_is_not_honoured(
     (tmp_path / FILE).write_text(json.dumps({"org": world.url, "until": soon, "why": "limit"}))
     held = await world.source(state_dir=tmp_path).read()
     assert held.error == f"limit; not calling Salesforce until {soon}"
+
+
+async def test_deleting_the_back_off_file_ends_the_back_off_in_the_running_source(
+    make_world: MakeWorld, tmp_path: Path
+) -> None:
+    """The README says deleting the file ends the back-off early; the source that began it
+    kept backing off from memory until its moment had passed."""
+    world = make_world([user(1)])
+    source = world.source(state_dir=tmp_path)
+    await world.admin("/limits", {"max": 500, "used": 500})
+    limited = await source.read()
+    assert limited.error is not None and "REQUEST_LIMIT_EXCEEDED" in limited.error
+    await world.admin("/limits", {"max": 15000, "used": 0})
+    held = await source.read()
+    assert held.error is not None and "not calling Salesforce until" in held.error
+
+    (tmp_path / FILE).unlink()
+    resumed = await source.read()
+    assert resumed.ok, resumed.error
+    assert len(resumed.users) == 2
+
+
+async def test_a_back_off_that_could_not_be_kept_on_disk_still_holds_in_memory(
+    make_world: MakeWorld, tmp_path: Path
+) -> None:
+    world = make_world([user(1)])
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("")
+    source = world.source(state_dir=blocked)  # the back-off file cannot be written
+    await world.admin("/limits", {"max": 500, "used": 500})
+    await source.read()
+    await world.admin("/limits", {"max": 15000, "used": 0})
+    held = await source.read()
+    assert held.error is not None and "not calling Salesforce until" in held.error

@@ -1,10 +1,12 @@
 """What the source retries and what it does not, against the emulator with a wire that spoils
 chosen answers: a page cut short or not JSON (a well-formed 200), a 500 or a dropped
 connection at the token endpoint are tried again; an auth refusal is final at once; a page
-that never comes whole fails the read after the budget (4 attempts), naming what was wrong."""
+that never comes whole fails the read after the budget (4 attempts), naming what was wrong; a
+page too large or nested too deeply fails at once, as it would come again the same."""
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -120,3 +122,35 @@ async def test_a_token_endpoint_that_keeps_failing_fails_the_read_after_four_tri
     assert read.error is not None
     assert read.error.endswith("/services/oauth2/token: HTTP 502")
     assert wire.seen["/services/oauth2/token"] == 4
+
+
+def _deep(request: httpx.Request, seen: int) -> httpx.Response | None:
+    return httpx.Response(200, content=b"[" * 100_000) if _query(request) else None
+
+
+def _bomb(request: httpx.Request, seen: int) -> httpx.Response | None:
+    if not _query(request):
+        return None
+    headers = {"Content-Encoding": "gzip"}
+    return httpx.Response(200, content=BOMB, headers=headers)
+
+
+BOMB = gzip.compress(b" " * (65 * 1024 * 1024), compresslevel=9)
+"""A small gzip body that inflates past the source's 64 MiB bound."""
+
+
+@pytest.mark.parametrize(
+    ("spoil", "why"), [(_deep, "nested too deeply"), (_bomb, "larger than 64 MiB")]
+)
+async def test_a_page_too_deep_or_too_large_fails_at_once_without_a_retry(
+    make_world: MakeWorld, spoil: Spoil, why: str
+) -> None:
+    """The same page would come again and fail the same way: downloading it four times (with
+    back-off) only spent time and the org's API allowance."""
+    world = make_world([user(1)])
+    wire = Spoiling(spoil=spoil)
+    read = await world.source(wire=wire).read()
+    assert read.users == () and read.error is not None
+    assert why in read.error
+    assert read.error.startswith("reading users: GET /services/data/v62.0/query: ")
+    assert sum(_query(r) for r in wire.requests) == 1

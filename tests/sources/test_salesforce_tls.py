@@ -144,3 +144,39 @@ def test_a_tls_error_made_without_a_reason_is_still_described() -> None:
     said = tls.failure(failure)
     assert said is not None and said.startswith("TLS handshake failed (")
     assert tls.failure(ConnectionError("refused")) is None
+
+
+async def test_a_ca_renewed_at_the_same_path_is_used_once_the_source_is_rebuilt(
+    tls_org: tuple[str, Path], tmp_path: Path
+) -> None:
+    """The context was cached by path: a CA file renewed in place was never read again."""
+    url, directory = tls_org
+    (tmp_path / "ca.pem").write_bytes(credentials.generate("some-other-ca").certificate_pem)
+    async with _source(url, tmp_path, caFile="ca.pem") as source:
+        read = await source.read()
+    assert read.error is not None and "TLS certificate not trusted" in read.error
+
+    (tmp_path / "ca.pem").write_bytes((directory / "ca.pem").read_bytes())  # renewed
+    async with _source(url, tmp_path, caFile="ca.pem") as source:
+        read = await source.read()
+    assert read.error is None
+    assert len(read.users) == 3
+
+
+def test_the_same_ca_at_another_path_shares_one_context(tls_org: tuple[str, Path]) -> None:
+    """A git policy source checks out each commit at a new path; one context per path leaked."""
+    _, directory = tls_org
+    first = tls.context(str(directory / "ca.pem"))
+    (directory / "copy.pem").write_bytes((directory / "ca.pem").read_bytes())
+    assert tls.context(str(directory / "copy.pem")) is first
+
+
+def test_a_pem_ca_file_with_a_non_ascii_comment_is_accepted(
+    tls_org: tuple[str, Path], tmp_path: Path
+) -> None:
+    _, directory = tls_org
+    commented = "# Issuer: CN=Müller AG\n".encode() + (directory / "ca.pem").read_bytes()
+    (tmp_path / "ca.pem").write_bytes(commented)
+    assert tls.ca_file_problem(str(tmp_path / "ca.pem")) is None
+    default = len(tls.context().get_ca_certs())
+    assert len(tls.context(str(tmp_path / "ca.pem")).get_ca_certs()) == default + 1

@@ -72,3 +72,32 @@ def test_a_missing_or_non_pem_ca_file_is_an_error_at_its_line(tmp_path: Path) ->
         f"{source}:8: spec.salesforce.caFile: caFile 'missing.pem' (relative to"
         f" {tmp_path / 'org'}) cannot be read (No such file or directory)",
     ]
+
+
+def test_a_ca_file_path_with_a_nul_is_an_error_at_its_line(tmp_path: Path) -> None:
+    """`caFile: "ca\\0.pem"` (an escape in a double-quoted YAML string) made `open` raise
+    ValueError, which escaped the checks as an internal error with no line."""
+    pem = credentials.generate("private-ca").certificate_pem
+    (tmp_path / "org").mkdir()
+    (tmp_path / "org" / "ca.pem").write_bytes(pem)
+
+    with pytest.raises(PolicyError) as refused:
+        _load(tmp_path, "ca.pem", '"ca\\0.pem"')
+
+    apps = tmp_path / "apps.yaml"
+    assert refused.value.errors == [
+        f"{apps}:8: spec.caFile: caFile 'ca\\x00.pem' (relative to {tmp_path}) is not a"
+        " usable path (it holds a NUL character)",
+    ]
+
+
+def test_a_ca_file_with_a_non_ascii_comment_loads(tmp_path: Path) -> None:
+    pem = credentials.generate("private-ca").certificate_pem
+    (tmp_path / "org").mkdir()
+    commented = "# Issuer: CN=Müller AG\n".encode() + pem
+    (tmp_path / "org" / "ca.pem").write_bytes(commented)
+    (tmp_path / "app-ca.pem").write_bytes(commented)
+
+    policy = _load(tmp_path, "ca.pem", "app-ca.pem")
+
+    assert policy.apps["wiki"].ca_file == str(tmp_path / "app-ca.pem")

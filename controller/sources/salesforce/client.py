@@ -218,5 +218,7 @@ class SalesforceClient:
             raise error_for(where, response)
         try:
             return http_bodies.parse_json(response.content)
-        except ValueError as unreadable:  # cut short, not JSON, nested too deeply, too dense
+        except http_bodies.UnfitJsonError as unfit:  # too deep, too dense: so it would stay
+            raise IncompleteQueryError(f"{where}: {unfit}") from None
+        except ValueError as unreadable:  # cut short, or not JSON: perhaps in passing
             raise UnreadableResponseError(f"{where}: {unreadable}") from None

@@ -8,6 +8,7 @@ it), and read before every call. The file names the org it is about, so a policy
 another org is not held back. A file that cannot be read or parsed is ignored with a warning:
 a lost back-off costs a few calls, while trusting a corrupt one could stop reads for ever
 (a moment more than a day ahead is not believed either: Salesforce's limit is daily).
+Deleting the file ends the back-off early, in a running process too.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class PauseFile:
     def __init__(self, state_dir: Path | None, source: str, org: str) -> None:
         self.path = None if state_dir is None else state_dir / f"salesforce-backoff-{source}.json"
         self._org = org
+        self._written = False
 
     def read(self, now: datetime.datetime) -> Pause | None:
         """The back-off in force at `now`, if the file holds one for this org."""
@@ -65,6 +67,12 @@ class PauseFile:
             return None
         return Pause(moment, why)
 
+    def removed(self) -> bool:
+        """Whether an operator deleted the file this process wrote, to end the back-off early
+        (one `stat`); False when it was never written (no state directory, or not writable),
+        as the back-off then lives in memory only."""
+        return self.path is not None and self._written and not self.path.exists()
+
     def write(self, pause: Pause) -> None:
         """Keep `pause` for the next process; a state directory that cannot be written is
         warned about (this process still honours the back-off)."""
@@ -78,6 +86,7 @@ class PauseFile:
                 with os.fdopen(handle, "w", encoding="utf-8") as out:
                     out.write(text)
                 os.replace(temporary, self.path)
+                self._written = True
             except BaseException:
                 Path(temporary).unlink(missing_ok=True)
                 raise

@@ -1,12 +1,13 @@
 """How hard the Salesforce source tries a request that failed in passing, with stamina.
 
 One policy serves the token request and every query page: network failures, 5xx, 429 and a
-body that came cut short or not JSON are tried again after a jittered, exponentially growing
-wait (so a fleet of controllers does not retry in lock-step); an auth refusal, an API error
-or REQUEST_LIMIT_EXCEEDED is final at once, and so is a TLS trust failure, which no retry
-cures. When the attempts run out the last failure is raised and the read fails (the loop
-tries again next cycle). Tests that must not wait call `stamina.set_testing(True, ...)` or
-pass a policy with zero waits.
+body that came cut short (so is not JSON) are tried again after a jittered, exponentially
+growing wait (so a fleet of controllers does not retry in lock-step); an auth refusal, an API
+error or REQUEST_LIMIT_EXCEEDED is final at once, and so is a TLS trust failure, which no
+retry cures, and a body too large, badly encoded, or JSON too deep or too dense, which would
+only be downloaded again to fail the same way. When the attempts run out the last failure is
+raised and the read fails (the loop tries again next cycle). Tests that must not wait call
+`stamina.set_testing(True, ...)` or pass a policy with zero waits.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import stamina.instrumentation
 
 from controller import http_bodies, tls
 from controller.sources.salesforce.errors import (
+    IncompleteQueryError,
     SalesforceError,
     TlsError,
     TransientSalesforceError,
@@ -49,7 +51,9 @@ class RetryPolicy:
 
 def transient(error: Exception) -> bool:
     """Whether the same request may succeed if sent again."""
-    if isinstance(error, httpx.RequestError | http_bodies.BodyError):
+    if isinstance(error, http_bodies.BodyError):
+        return False  # too large or badly encoded: the same body would come again
+    if isinstance(error, httpx.RequestError):  # a body cut short in transit is one too
         return tls.failure(error) is None  # a certificate nobody trusts stays untrusted
     return isinstance(error, TransientSalesforceError)
 
@@ -74,5 +78,7 @@ def network_error(where: str, failure: Exception) -> SalesforceError:
     said = tls.failure(failure)
     if said is not None:
         return TlsError(f"{where}: {said}")
+    if isinstance(failure, http_bodies.BodyError):
+        return IncompleteQueryError(f"{where}: {failure}")
     detail = f": {failure}" if str(failure) else ""
     return TransientSalesforceError(f"{where}: {type(failure).__name__}{detail}")

@@ -193,6 +193,8 @@ class SalesforceSource:
         """Run `call` unless backing off; REQUEST_LIMIT_EXCEEDED starts a back-off."""
         now = self._clock()
         pause = self._paused if self._paused is not None and now < self._paused.until else None
+        if pause is not None and self._pause_file.removed():  # deleting it ends the back-off
+            pause = None
         pause = pause or self._pause_file.read(now)  # another process may have hit the limit
         if pause is not None:
             raise BackingOffError(
