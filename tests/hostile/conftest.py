@@ -120,24 +120,37 @@ class Finished:
     peak_rss_mib: float
 
 
+_LAUNCHER = """
+import resource, subprocess, sys
+returncode = subprocess.call(sys.argv[2:])
+with open(sys.argv[1], "w") as out:
+    out.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+sys.exit(returncode)
+"""
+"""Runs the command and writes its peak RSS. A child's own `ru_maxrss` starts at its parent's
+RSS at fork (the kernel keeps the high-water mark of the memory it replaced at exec), so the
+test process, grown large by earlier tests, cannot fork the measured command itself: this small
+launcher does, and reads its one child's peak."""
+
+
 def run_measured(
     command: list[str], env: dict[str, str], log: Path, *, cwd: Path | None = None
 ) -> Finished:
     """Run `command` to its end; its exit code, output, and peak RSS as the kernel saw it."""
+    peak_file = log.with_suffix(".peak")
+    launcher = [sys.executable, "-c", _LAUNCHER, str(peak_file), *command]
     with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
-    deadline = time.monotonic() + BOUND_SECONDS
-    while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.monotonic() > deadline:
-            process.kill()
-            os.wait4(process.pid, 0)
-            raise AssertionError(f"{command[3]} did not finish: {log.read_text()[-2000:]}")
-        time.sleep(0.05)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return Finished(process.returncode, log.read_text(), usage.ru_maxrss / 1024)  # KiB on Linux
+        process = subprocess.Popen(
+            launcher, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True
+        )
+    try:
+        returncode = process.wait(timeout=BOUND_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        raise AssertionError(f"{command[3]} did not finish: {log.read_text()[-2000:]}") from None
+    peak_kib = int(peak_file.read_text())
+    return Finished(returncode, log.read_text(), peak_kib / 1024)  # KiB on Linux
 
 
 def peak_rss_mib(pid: int) -> float:
