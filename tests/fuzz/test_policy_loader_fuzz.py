@@ -28,16 +28,9 @@ from controller.policy import Policy
 from controller.policy.loader import INTERNAL
 from reconcilers import REGISTRY
 from tests.fuzz.bounds import LOADER_CASES, bounded, fuzz
+from tests.unit.test_policy_loader import SOURCE as FILE_SOURCE
 
 DESIRED = Path(__file__).parents[2] / "desired-state"
-FILE_SOURCE = """\
-apiVersion: provisioner/v1
-kind: Source
-metadata: {name: org}
-spec:
-  file: {path: users.yaml}
-  accessEndsField: Contractor_End_Date__c
-"""
 USERS = """\
 users:
   - {Id: 005A, Username: a@x, Email: a@x, Profile: {Name: Standard User}, Department: Support}
